@@ -1,0 +1,64 @@
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import { Type } from '@sinclair/typebox'
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import preferences from './plugins/preferences.js'
+import type { PreferencesPluginOptions } from './plugins/options.js'
+
+export interface AppOptions {
+  jwtSecret: string
+  databaseUrl: string
+  logger?: FastifyServerOptions['logger']
+  /** Extra plugin options (limits, migrate, ...). */
+  plugin?: Partial<PreferencesPluginOptions>
+}
+
+export const API_PREFIX = '/api/v2'
+
+/** The standalone server: the plugin under /api/v2, a health check and the API docs. */
+export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: options.logger ?? { level: 'info' },
+    // A slow or stalled client cannot hold a connection or a request forever.
+    connectionTimeout: 60_000,
+    requestTimeout: 30_000,
+    keepAliveTimeout: 10_000,
+    // Room for URL-encoded keys in by-key paths.
+    routerOptions: { maxParamLength: 2048 },
+    return503OnClosing: true
+  })
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'User preferences API',
+        description: 'Per-user key/value preferences. Authenticate with a Bearer JWT.',
+        version: '2.0.0'
+      },
+      components: {
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }
+        }
+      },
+      tags: [{ name: 'preferences', description: 'A user\'s preferences' }]
+    }
+  })
+  await app.register(swaggerUi, { routePrefix: '/documentation' })
+
+  app.get('/health', {
+    schema: {
+      tags: ['health'],
+      summary: 'Liveness check (no token needed)',
+      response: { 200: Type.Object({ status: Type.Literal('ok') }) }
+    }
+  }, async () => ({ status: 'ok' as const }))
+
+  await app.register(preferences, {
+    ...options.plugin,
+    prefix: API_PREFIX,
+    auth: { secret: options.jwtSecret, ...options.plugin?.auth },
+    database: options.databaseUrl
+  })
+  return app
+}

@@ -1,0 +1,83 @@
+import { mkdirSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
+import SQLite from 'better-sqlite3'
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely'
+import pg from 'pg'
+import { InvalidOptionError } from '../errors.js'
+import type { Database, Dialect } from './types.js'
+
+export const DEFAULT_SQLITE_PATH = 'data/preferences.sqlite'
+
+export type DatabaseTarget =
+  | { dialect: 'sqlite', path: string }
+  | { dialect: 'postgres', connectionString: string }
+
+export interface ConnectOptions {
+  /** PostgreSQL pool size (default 10). */
+  poolSize?: number
+  /** PostgreSQL statement_timeout in milliseconds (default 10000). */
+  statementTimeoutMs?: number
+  /** SQLite busy timeout in milliseconds (default 5000). */
+  busyTimeoutMs?: number
+}
+
+/**
+ * Reads a DATABASE_URL-style string: unset or empty means the default SQLite file;
+ * `:memory:`, a path or `sqlite:<path>` mean SQLite; `postgres://`/`postgresql://` PostgreSQL.
+ */
+export function parseDatabaseUrl (url: string | undefined): DatabaseTarget {
+  const value = (url ?? '').trim()
+  if (value === '') return { dialect: 'sqlite', path: DEFAULT_SQLITE_PATH }
+  if (/^postgres(ql)?:\/\//i.test(value)) return { dialect: 'postgres', connectionString: value }
+  if (/^sqlite:/i.test(value)) {
+    const path = value.replace(/^sqlite:(\/\/)?/i, '')
+    if (path === '') throw new InvalidOptionError('database: "sqlite:" needs a path, e.g. sqlite:data/prefs.sqlite')
+    return { dialect: 'sqlite', path }
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
+    throw new InvalidOptionError(`database: unsupported URL scheme in "${value.split('://')[0]}://"; use a SQLite path, sqlite:<path>, :memory: or postgres://`)
+  }
+  return { dialect: 'sqlite', path: value }
+}
+
+export interface OpenedDatabase {
+  db: Kysely<Database>
+  dialect: Dialect
+  /** A description without credentials, for logs. */
+  description: string
+}
+
+export function openDatabase (url: string | undefined, options: ConnectOptions = {}): OpenedDatabase {
+  const target = parseDatabaseUrl(url)
+  if (target.dialect === 'postgres') {
+    const pool = new pg.Pool({
+      connectionString: target.connectionString,
+      max: options.poolSize ?? 10,
+      statement_timeout: options.statementTimeoutMs ?? 10_000,
+      connectionTimeoutMillis: 5_000
+    })
+    // An idle client losing its connection emits on the pool; without a listener that
+    // would crash the process. The next query reconnects.
+    pool.on('error', () => {})
+    const safe = new URL(target.connectionString)
+    safe.password = ''
+    return {
+      db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }),
+      dialect: 'postgres',
+      description: `postgres ${safe.host}${safe.pathname}`
+    }
+  }
+
+  const memory = target.path === ':memory:'
+  if (!memory) mkdirSync(dirname(resolve(target.path)), { recursive: true })
+  const sqlite = new SQLite(target.path)
+  sqlite.pragma('journal_mode = WAL')
+  // FULL: a transaction acknowledged to a client survives a crash or power loss.
+  sqlite.pragma('synchronous = FULL')
+  sqlite.pragma(`busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)}`)
+  return {
+    db: new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }),
+    dialect: 'sqlite',
+    description: memory ? 'sqlite :memory:' : `sqlite ${resolve(target.path)}`
+  }
+}

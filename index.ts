@@ -1,0 +1,14 @@
+import preferences from './plugins/preferences.js'
+
+export default preferences
+export { preferences }
+export type {
+  Caller, CallerMapper, JwtAlgorithm, PreferencesAuthOptions, PreferencesPluginOptions, TokenClaims
+} from './plugins/options.js'
+export { defaultMapCaller } from './plugins/auth.js'
+export { openDatabase, parseDatabaseUrl, type ConnectOptions } from './db/connect.js'
+export { createMigrator, migrateToLatest } from './db/migrate.js'
+export type { Database, UserPreferenceTable } from './db/types.js'
+export * from './errors.js'
+export * from './schemas/preference.js'
+export { ErrorSchema, type ErrorBody } from './schemas/error.js'

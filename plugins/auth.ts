@@ -1,0 +1,129 @@
+import fastifyJwt, { type JWT } from '@fastify/jwt'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import {
+  AuthInvalidError, AuthRequiredError, ForbiddenError, InvalidPathParameterError
+} from '../errors.js'
+import type { Caller, ResolvedAuthOptions, TokenClaims } from './options.js'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The authenticated caller (set by the preferences plugin's onRequest hook). */
+    preferencesCaller: Caller | null
+    /** The `{user_id}` of the path with `me` resolved, once authorised. */
+    preferencesUserId: number
+    /** The `{id}` of the path, on routes that have one. */
+    preferenceId: number
+  }
+}
+
+const NAMESPACE = 'preferences'
+const MAX_TOKEN_LENGTH = 8192
+const BEARER = /^Bearer +([A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]*\.[A-Za-z0-9\-_]*) *$/i
+const DIGITS = /^[1-9][0-9]*$/
+
+/** A positive safe integer from a number or a decimal string, else null. */
+export function parsePositiveId (value: unknown): number | null {
+  if (typeof value === 'number') return Number.isSafeInteger(value) && value > 0 ? value : null
+  if (typeof value !== 'string' || !DIGITS.test(value)) return null
+  const id = Number(value)
+  return Number.isSafeInteger(id) ? id : null
+}
+
+/** The spec's default: `sub` is the user id; admin when `roles` has "admin" or `role` is "admin". */
+export function defaultMapCaller (claims: TokenClaims): Caller | null {
+  const id = parsePositiveId(claims.sub)
+  if (id === null) return null
+  const roles = claims.roles
+  const isAdmin = (Array.isArray(roles) && roles.includes('admin')) || claims.role === 'admin'
+  return { id, isAdmin }
+}
+
+const TOKEN_ERRORS: Record<string, string> = {
+  FAST_JWT_EXPIRED: 'the token has expired',
+  FAST_JWT_INACTIVE: 'the token is not valid yet (nbf)',
+  FAST_JWT_INVALID_SIGNATURE: 'the signature does not verify',
+  FAST_JWT_MISSING_SIGNATURE: 'unsigned tokens are not accepted',
+  FAST_JWT_INVALID_ALGORITHM: 'the token\'s algorithm is not accepted',
+  FAST_JWT_INVALID_CLAIM_VALUE: 'a claim (iss, aud, ...) has a value that is not accepted',
+  FAST_JWT_MISSING_REQUIRED_CLAIM: 'a required claim is missing',
+  FAST_JWT_INVALID_CLAIM_TYPE: 'a claim has the wrong type',
+  FAST_JWT_MALFORMED: 'the token is malformed',
+  FAST_JWT_INVALID_TYPE: 'the token is malformed'
+}
+
+function tokenErrorMessage (error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code
+  return (typeof code === 'string' && TOKEN_ERRORS[code]) || 'the token could not be verified'
+}
+
+function isValidCaller (caller: unknown): caller is Caller {
+  const c = caller as Caller | null
+  return c !== null && typeof c === 'object' && parsePositiveId(c.id) === c.id && typeof c.isAdmin === 'boolean'
+}
+
+function pathId (name: string, value: string | undefined, caller: Caller): number {
+  if (name === 'user_id' && value === 'me') return caller.id
+  const id = parsePositiveId(value)
+  if (id === null) {
+    throw new InvalidPathParameterError(name === 'user_id'
+      ? `{user_id} must be a positive integer (no sign or leading zeros) or "me", got "${String(value).slice(0, 64)}"`
+      : `{${name}} must be a positive integer (no sign or leading zeros), got "${String(value).slice(0, 64)}"`)
+  }
+  return id
+}
+
+async function authPlugin (fastify: FastifyInstance, options: ResolvedAuthOptions): Promise<void> {
+  // Namespaced so that a host's own @fastify/jwt registration keeps working beside ours.
+  await fastify.register(fastifyJwt, {
+    secret: options.algorithms[0].startsWith('HS') ? options.key : { public: options.key },
+    namespace: NAMESPACE,
+    decoratorName: 'preferencesToken',
+    verify: {
+      algorithms: options.algorithms,
+      allowedIss: options.issuer,
+      allowedAud: options.audience,
+      clockTolerance: options.clockToleranceMs,
+      // Verified tokens are cached (fast-jwt bounds the cache and honours exp).
+      cache: true
+    }
+  })
+  const jwt = (fastify.jwt as unknown as Record<string, JWT>)[NAMESPACE]
+  const mapCaller = options.mapCaller ?? defaultMapCaller
+
+  fastify.decorateRequest('preferencesCaller', null)
+  fastify.decorateRequest('preferencesUserId', 0)
+  fastify.decorateRequest('preferenceId', 0)
+
+  // Order is the contract: 401 (token), then 400 (path parameters), then 403, all before
+  // the body is read.
+  fastify.addHook('onRequest', async (request: FastifyRequest) => {
+    const header = request.headers.authorization
+    if (header === undefined || !/^bearer\b/i.test(header)) throw new AuthRequiredError()
+    const match = header.length <= MAX_TOKEN_LENGTH ? BEARER.exec(header) : null
+    if (match === null) throw new AuthInvalidError('expected "Authorization: Bearer <JWT>"')
+
+    let claims: TokenClaims
+    try {
+      claims = jwt.verify<TokenClaims>(match[1])
+    } catch (error) {
+      throw new AuthInvalidError(tokenErrorMessage(error))
+    }
+    if (claims === null || typeof claims !== 'object' || Array.isArray(claims)) {
+      throw new AuthInvalidError('the token payload is not a JSON object')
+    }
+    const caller = await mapCaller(claims, request)
+    if (!isValidCaller(caller)) {
+      throw new AuthInvalidError('the token does not identify a user (sub must be a positive integer)')
+    }
+    request.preferencesCaller = caller
+
+    const params = request.params as { user_id?: string, id?: string }
+    const userId = pathId('user_id', params.user_id, caller)
+    if (params.id !== undefined) request.preferenceId = pathId('id', params.id, caller)
+    if (userId !== caller.id && !caller.isAdmin) throw new ForbiddenError()
+    request.preferencesUserId = userId
+  })
+}
+
+export default fp(authPlugin, { name: 'preferences-auth', fastify: '5.x' })

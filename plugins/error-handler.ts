@@ -1,0 +1,76 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import { STATUS_CODES } from 'node:http'
+import {
+  BodyTooLargeError, DatabaseUnavailableError, ERROR_CODES, InternalError, MalformedBodyError,
+  UnsupportedMediaTypeError, ValidationError
+} from '../errors.js'
+
+// Fastify's own client errors, renamed into this API's documented codes.
+const FASTIFY_CLIENT_ERRORS: Record<string, (error: FastifyError, request: FastifyRequest) => FastifyError> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: (_, request) =>
+    new UnsupportedMediaTypeError(JSON.stringify(String(request.headers['content-type'] ?? '(none)').slice(0, 100))),
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => new MalformedBodyError('Content-Length does not match the body'),
+  FST_ERR_CTP_EMPTY_JSON_BODY: () => new MalformedBodyError('The body is empty'),
+  FST_ERR_CTP_EMPTY_TYPE: () => new UnsupportedMediaTypeError('""'),
+  FST_ERR_CTP_INVALID_TYPE: (_, request) =>
+    new UnsupportedMediaTypeError(JSON.stringify(String(request.headers['content-type'] ?? '(none)').slice(0, 100)))
+}
+
+// Connection-level failures: the database is away, not the request wrong.
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'EAI_AGAIN',
+  '57P01', '57P02', '57P03', '53300', '08000', '08001', '08003', '08006', 'SQLITE_BUSY', 'SQLITE_LOCKED'
+])
+
+function isDatabaseUnavailable (error: Error & { code?: unknown }): boolean {
+  if (typeof error.code === 'string' && UNAVAILABLE_CODES.has(error.code)) return true
+  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i
+    .test(error.message)
+}
+
+/** Turns anything thrown into an error a client may see. */
+export function toClientError (error: FastifyError, request: FastifyRequest): FastifyError {
+  if (error.validation !== undefined) {
+    return new ValidationError(error.message)
+  }
+  if (typeof error.code === 'string') {
+    if (error.code in ERROR_CODES) return error
+    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      return new BodyTooLargeError(request.routeOptions.bodyLimit ?? 0)
+    }
+    const rename = FASTIFY_CLIENT_ERRORS[error.code]
+    if (rename !== undefined) return rename(error, request)
+  }
+  if (isDatabaseUnavailable(error)) return new DatabaseUnavailableError()
+  const status = error.statusCode ?? 500
+  // Other 4xx that Fastify raises (e.g. a bad Content-Length) keep their code and message.
+  if (status >= 400 && status < 500) return error
+  return new InternalError()
+}
+
+async function errorHandlerPlugin (fastify: FastifyInstance): Promise<void> {
+  fastify.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    const clientError = toClientError(error, request)
+    const statusCode = clientError.statusCode ?? 500
+    if (statusCode >= 500) {
+      request.log.error({ err: error }, 'preferences: request failed')
+    } else {
+      request.log.info({ code: clientError.code, statusCode }, clientError.message)
+    }
+    if (statusCode === 401) {
+      reply.header('www-authenticate', clientError.code === 'PREFERENCE_AUTH_REQUIRED'
+        ? 'Bearer realm="preferences"'
+        : 'Bearer realm="preferences", error="invalid_token"')
+    }
+    if (statusCode === 503) reply.header('retry-after', '1')
+    return reply.code(statusCode).send({
+      statusCode,
+      code: clientError.code,
+      error: STATUS_CODES[statusCode] ?? 'Error',
+      message: clientError.message
+    })
+  })
+}
+
+export default fp(errorHandlerPlugin, { name: 'preferences-error-handler', fastify: '5.x' })

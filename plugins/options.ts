@@ -1,0 +1,167 @@
+import type { FastifyRequest } from 'fastify'
+import { Kysely } from 'kysely'
+import type { ConnectOptions } from '../db/connect.js'
+import type { Database } from '../db/types.js'
+import { InvalidOptionError } from '../errors.js'
+
+export const SYMMETRIC_ALGORITHMS = ['HS256', 'HS384', 'HS512'] as const
+export const ASYMMETRIC_ALGORITHMS = [
+  'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'
+] as const
+export type JwtAlgorithm = typeof SYMMETRIC_ALGORITHMS[number] | typeof ASYMMETRIC_ALGORITHMS[number]
+
+/** Who is calling, as far as this plugin cares. */
+export interface Caller {
+  id: number
+  isAdmin: boolean
+}
+
+/** Verified token claims. */
+export type TokenClaims = Record<string, unknown>
+
+/**
+ * Maps verified claims to a caller; return null to reject the token (401).
+ * May be async, e.g. to look the user up.
+ */
+export type CallerMapper = (claims: TokenClaims, request: FastifyRequest) => Caller | null | Promise<Caller | null>
+
+export interface PreferencesAuthOptions {
+  /** Shared secret for HS256 (or HS384/HS512 via `algorithms`). */
+  secret?: string | Buffer
+  /** PEM public key for RS256, ES256 and the other asymmetric algorithms. */
+  publicKey?: string | Buffer
+  /** Accepted algorithms: default ['HS256'] with a secret, ['RS256', 'ES256'] with a public key. */
+  algorithms?: JwtAlgorithm[]
+  /** Expected `iss`: tokens from anyone else are rejected. */
+  issuer?: string | string[]
+  /** Expected `aud`. */
+  audience?: string | string[]
+  /** Accepted clock skew for `exp` and `nbf`, in seconds (default 0). */
+  clockToleranceSeconds?: number
+  /** Replaces the default mapping (`sub` is the user id; admin by `roles` or `role`). */
+  mapCaller?: CallerMapper
+}
+
+export interface PreferencesPluginOptions {
+  auth: PreferencesAuthOptions
+  /**
+   * A DATABASE_URL-style string (SQLite path, `sqlite:<path>`, `:memory:`, `postgres://...`),
+   * or a Kysely instance the host owns (then the host also closes it). Default: the SQLite
+   * file data/preferences.sqlite.
+   */
+  database?: string | Kysely<Database>
+  /** Pool size, statement timeout, busy timeout, for a database given as a string. */
+  databaseOptions?: ConnectOptions
+  /** Run pending migrations at registration (default true). */
+  migrate?: boolean
+  /** Largest value, as bytes of compact JSON (default 65536). */
+  maxValueBytes?: number
+  /** Most preferences one user may hold (default 1000). */
+  maxPreferencesPerUser?: number
+  /** Largest `limit` a list request may ask for (default 1000). */
+  maxPageSize?: number
+  /** Largest request body in bytes (default: enough for a maximal value in any encoding). */
+  bodyLimit?: number
+}
+
+export interface ResolvedAuthOptions {
+  key: string | Buffer
+  algorithms: JwtAlgorithm[]
+  issuer?: string[]
+  audience?: string[]
+  clockToleranceMs: number
+  mapCaller?: CallerMapper
+}
+
+export interface ResolvedOptions {
+  auth: ResolvedAuthOptions
+  database: string | Kysely<Database>
+  databaseOptions: ConnectOptions
+  migrate: boolean
+  maxValueBytes: number
+  maxPreferencesPerUser: number
+  maxPageSize: number
+  bodyLimit: number
+}
+
+function positiveInteger (name: string, value: unknown, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
+    throw new InvalidOptionError(`${name} must be an integer from 1 to ${max}, got ${JSON.stringify(value)}`)
+  }
+  return value
+}
+
+function stringList (name: string, value: unknown): string[] | undefined {
+  if (value === undefined) return undefined
+  const list = Array.isArray(value) ? value : [value]
+  if (list.length === 0 || !list.every((item) => typeof item === 'string' && item !== '')) {
+    throw new InvalidOptionError(`${name} must be a non-empty string or array of non-empty strings`)
+  }
+  return list as string[]
+}
+
+const isKey = (value: unknown): value is string | Buffer =>
+  (typeof value === 'string' && value !== '') || (Buffer.isBuffer(value) && value.length > 0)
+
+function resolveAuth (auth: PreferencesAuthOptions | undefined): ResolvedAuthOptions {
+  if (auth === null || typeof auth !== 'object') {
+    throw new InvalidOptionError('auth is required: { secret } for HS256 or { publicKey, algorithms } for RS256/ES256')
+  }
+  const hasSecret = auth.secret !== undefined
+  const hasPublicKey = auth.publicKey !== undefined
+  if (hasSecret === hasPublicKey) {
+    throw new InvalidOptionError('auth needs exactly one of secret (HS256) and publicKey (RS256, ES256, ...)')
+  }
+  const key = hasSecret ? auth.secret : auth.publicKey
+  if (!isKey(key)) {
+    throw new InvalidOptionError(`auth.${hasSecret ? 'secret' : 'publicKey'} must be a non-empty string or Buffer`)
+  }
+  // A key only ever verifies its own family of algorithms: this is what stops an attacker
+  // from signing HS256 tokens with a public RSA key ("algorithm confusion").
+  const allowed: readonly string[] = hasSecret ? SYMMETRIC_ALGORITHMS : ASYMMETRIC_ALGORITHMS
+  const algorithms = auth.algorithms ?? (hasSecret ? ['HS256'] : ['RS256', 'ES256'])
+  if (!Array.isArray(algorithms) || algorithms.length === 0 || !algorithms.every((a) => allowed.includes(a))) {
+    throw new InvalidOptionError(`auth.algorithms must be a non-empty list of ${allowed.join(', ')} with a ${hasSecret ? 'secret' : 'public key'}`)
+  }
+  const tolerance = auth.clockToleranceSeconds ?? 0
+  if (typeof tolerance !== 'number' || !Number.isFinite(tolerance) || tolerance < 0 || tolerance > 3600) {
+    throw new InvalidOptionError('auth.clockToleranceSeconds must be a number of seconds from 0 to 3600')
+  }
+  if (auth.mapCaller !== undefined && typeof auth.mapCaller !== 'function') {
+    throw new InvalidOptionError('auth.mapCaller must be a function (claims, request) => { id, isAdmin } | null')
+  }
+  return {
+    key,
+    algorithms: [...algorithms],
+    issuer: stringList('auth.issuer', auth.issuer),
+    audience: stringList('auth.audience', auth.audience),
+    clockToleranceMs: tolerance * 1000,
+    mapCaller: auth.mapCaller
+  }
+}
+
+export function resolveOptions (options: PreferencesPluginOptions): ResolvedOptions {
+  if (options === null || typeof options !== 'object') {
+    throw new InvalidOptionError('options must be an object')
+  }
+  const database = options.database ?? ''
+  if (typeof database !== 'string' && !(database instanceof Kysely)) {
+    throw new InvalidOptionError('database must be a connection string or a Kysely instance')
+  }
+  if (options.migrate !== undefined && typeof options.migrate !== 'boolean') {
+    throw new InvalidOptionError('migrate must be a boolean')
+  }
+  const maxValueBytes = positiveInteger('maxValueBytes', options.maxValueBytes, 65_536, 16 * 1024 * 1024)
+  return {
+    auth: resolveAuth(options.auth),
+    database,
+    databaseOptions: options.databaseOptions ?? {},
+    migrate: options.migrate ?? true,
+    maxValueBytes,
+    maxPreferencesPerUser: positiveInteger('maxPreferencesPerUser', options.maxPreferencesPerUser, 1000),
+    maxPageSize: positiveInteger('maxPageSize', options.maxPageSize, 1000, 100_000),
+    // JSON escapes (\u0000) can take six bytes per byte of value, percent-encoding three.
+    bodyLimit: positiveInteger('bodyLimit', options.bodyLimit, Math.max(1024 * 1024, maxValueBytes * 6 + 16_384))
+  }
+}

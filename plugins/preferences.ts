@@ -1,0 +1,28 @@
+import type { FastifyInstance } from 'fastify'
+import preferenceRoutes from '../routes/preferences.js'
+import authPlugin from './auth.js'
+import bodyParsersPlugin from './body-parsers.js'
+import databasePlugin from './database.js'
+import errorHandlerPlugin from './error-handler.js'
+import { type PreferencesPluginOptions, resolveOptions } from './options.js'
+import { validatorCompiler } from './validation.js'
+
+/**
+ * The preferences resource. Deliberately not wrapped in fastify-plugin: it stays
+ * encapsulated, so the host's `prefix` applies and nothing it sets up (parsers, hooks,
+ * error handler, validators) leaks into the host application.
+ */
+async function preferences (fastify: FastifyInstance, options: PreferencesPluginOptions): Promise<void> {
+  const resolved = resolveOptions(options)
+
+  fastify.setValidatorCompiler(validatorCompiler)
+  await fastify.register(errorHandlerPlugin)
+  await fastify.register(databasePlugin, resolved)
+  await fastify.register(authPlugin, resolved.auth)
+  await fastify.register(bodyParsersPlugin, { bodyLimit: resolved.bodyLimit })
+  await fastify.register(preferenceRoutes, resolved)
+}
+
+Object.defineProperty(preferences, Symbol.for('fastify.display-name'), { value: 'fastify-user-preferences' })
+
+export default preferences

@@ -1,0 +1,99 @@
+import { Type, type Static } from '@sinclair/typebox'
+
+/** Decimal digits without sign or leading zeros. */
+export const ID_PATTERN = '^[1-9][0-9]*$'
+
+export const UserIdParamSchema = Type.String({
+  pattern: '^(me|[1-9][0-9]*)$',
+  description: 'The owner\'s user id (a positive integer), or `me` for the authenticated caller',
+  examples: ['me', '1']
+})
+
+export const PreferenceIdParamSchema = Type.String({
+  pattern: ID_PATTERN,
+  description: 'The preference id (a positive integer)',
+  examples: ['17']
+})
+
+export const UserParamsSchema = Type.Object({ user_id: UserIdParamSchema })
+export const PreferenceParamsSchema = Type.Object({
+  user_id: UserIdParamSchema,
+  id: PreferenceIdParamSchema
+})
+
+// `u`-flag pattern: excludes C0 controls, DEL and lone surrogates (a lone surrogate
+// cannot be stored as UTF-8, so it could not round-trip).
+export const PreferenceKeySchema = Type.String({
+  minLength: 1,
+  maxLength: 255,
+  pattern: '^[^\\u0000-\\u001F\\u007F\\uD800-\\uDFFF]*$',
+  description: '1 to 255 characters, no control characters; case-sensitive, unique per user',
+  examples: ['theme']
+})
+
+export const PreferenceValueSchema = Type.Unknown({
+  description: 'Any JSON value: object, array, string, number, boolean or null',
+  examples: [{ mode: 'dark' }]
+})
+
+const Timestamp = (description: string) => Type.String({
+  format: 'date-time',
+  description,
+  examples: ['2026-11-28T12:00:00.000Z']
+})
+
+export const PreferenceSchema = Type.Object({
+  id: Type.Integer({ description: 'Assigned by the store, unique across all users', examples: [17] }),
+  user_id: Type.Integer({ description: 'The owner', examples: [1] }),
+  key: Type.String({ examples: ['theme'] }),
+  value: PreferenceValueSchema,
+  created_at: Timestamp('When it was created (UTC, ISO 8601 with milliseconds)'),
+  last_updated_at: Timestamp('When it was last changed; equals created_at until the first update')
+}, { title: 'User Preference' })
+
+export type Preference = Static<typeof PreferenceSchema>
+
+export const CreatePreferenceBodySchema = Type.Object({
+  key: PreferenceKeySchema,
+  value: PreferenceValueSchema
+}, {
+  description: 'Other fields, read-only ones included, are ignored',
+  examples: [{ key: 'theme', value: { mode: 'dark' } }]
+})
+export type CreatePreferenceBody = Static<typeof CreatePreferenceBodySchema>
+
+export const ReplacePreferenceBodySchema = CreatePreferenceBodySchema
+
+export const PatchPreferenceBodySchema = Type.Object({
+  key: Type.Optional(PreferenceKeySchema),
+  value: Type.Optional(PreferenceValueSchema)
+}, {
+  description: 'At least one of key and value; other fields are ignored',
+  examples: [{ value: { mode: 'light' } }]
+})
+export type PatchPreferenceBody = Static<typeof PatchPreferenceBodySchema>
+
+export const DEFAULT_PAGE_SIZE = 100
+
+export function listQuerySchema (maxPageSize: number) {
+  return Type.Object({
+    key: Type.Optional(Type.String({ description: 'Only the preference with exactly this key (case-sensitive)' })),
+    search: Type.Optional(Type.String({ description: 'Same as key: an exact, case-sensitive match on the key' })),
+    limit: Type.Optional(Type.Integer({
+      minimum: 1, maximum: maxPageSize, default: DEFAULT_PAGE_SIZE, description: 'Page size'
+    })),
+    offset: Type.Optional(Type.Integer({
+      minimum: 0, maximum: Number.MAX_SAFE_INTEGER, default: 0, description: 'How many matching preferences to skip'
+    }))
+  })
+}
+export const ListPreferencesQuerySchema = listQuerySchema(1000)
+export type ListPreferencesQuery = Static<typeof ListPreferencesQuerySchema>
+
+export const PreferenceListSchema = Type.Object({
+  count: Type.Integer({ description: 'How many preferences match, over all pages' }),
+  next: Type.Union([Type.String(), Type.Null()], { description: 'Absolute URL of the next page, or null' }),
+  previous: Type.Union([Type.String(), Type.Null()], { description: 'Absolute URL of the previous page, or null' }),
+  results: Type.Array(PreferenceSchema)
+}, { title: 'Preference page' })
+export type PreferenceList = Static<typeof PreferenceListSchema>

@@ -1,0 +1,15 @@
+import { openDatabase } from '../db/connect.js'
+import { migrateToLatest } from '../db/migrate.js'
+
+// Applies pending migrations to DATABASE_URL (same rules as the server) and exits.
+const { db, description } = openDatabase(process.env.DATABASE_URL)
+try {
+  const { results = [] } = await migrateToLatest(db)
+  process.stdout.write(`${description}: ${results.length === 0 ? 'already up to date' : ''}\n`)
+  for (const result of results) process.stdout.write(`  ${result.status}: ${result.migrationName}\n`)
+} catch (error) {
+  process.stderr.write(`migration failed: ${(error as Error).message}\n`)
+  process.exitCode = 1
+} finally {
+  await db.destroy()
+}
