@@ -84,6 +84,11 @@ async function authPlugin (fastify: FastifyInstance, options: ResolvedAuthOption
       allowedIss: options.issuer,
       allowedAud: options.audience,
       clockTolerance: options.clockToleranceMs,
+      // fast-jwt checks iss/aud only when present: a configured one must also be required.
+      requiredClaims: [
+        ...(options.issuer !== undefined ? ['iss'] : []),
+        ...(options.audience !== undefined ? ['aud'] : [])
+      ],
       // Verified tokens are cached (fast-jwt bounds the cache and honours exp).
       cache: true
     }

@@ -95,7 +95,7 @@ const preferenceRoutes: FastifyPluginAsyncTypebox<PreferenceRouteOptions> = asyn
         }
       }
     }, async (request) => {
-      const { key, search, limit = DEFAULT_PAGE_SIZE, offset = 0 } = request.query
+      const { key, search, limit = Math.min(DEFAULT_PAGE_SIZE, options.maxPageSize), offset = 0 } = request.query
       const keys = [key, search].filter((k): k is string => k !== undefined)
       const page = await listPreferences(db, request.preferencesUserId, { keys, limit, offset })
       return {

@@ -80,7 +80,7 @@ export function listQuerySchema (maxPageSize: number) {
     key: Type.Optional(Type.String({ description: 'Only the preference with exactly this key (case-sensitive)' })),
     search: Type.Optional(Type.String({ description: 'Same as key: an exact, case-sensitive match on the key' })),
     limit: Type.Optional(Type.Integer({
-      minimum: 1, maximum: maxPageSize, default: DEFAULT_PAGE_SIZE, description: 'Page size'
+      minimum: 1, maximum: maxPageSize, default: Math.min(DEFAULT_PAGE_SIZE, maxPageSize), description: 'Page size'
     })),
     offset: Type.Optional(Type.Integer({
       minimum: 0, maximum: Number.MAX_SAFE_INTEGER, default: 0, description: 'How many matching preferences to skip'
