@@ -28,6 +28,14 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     return503OnClosing: true
   })
 
+  // Once shutdown starts, answers close their connection: an idle keep-alive socket would
+  // otherwise hold server.close() open until the client lets go.
+  let closing = false
+  app.addHook('preClose', async () => { closing = true })
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close')
+  })
+
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',

@@ -14,7 +14,14 @@ async function main (): Promise<void> {
 
   const generated = config.jwtSecret === undefined
   const jwtSecret = config.jwtSecret ?? randomBytes(32).toString('base64url')
-  const app = await buildApp({ jwtSecret, databaseUrl: config.databaseUrl, logger: { level: config.logLevel } })
+  let app: Awaited<ReturnType<typeof buildApp>>
+  try {
+    app = await buildApp({ jwtSecret, databaseUrl: config.databaseUrl, logger: { level: config.logLevel } })
+  } catch (error) {
+    // Configuration mistakes (a bad DATABASE_URL, an unreachable database) end here.
+    process.stderr.write(`Cannot start: ${(error as Error).message} (check DATABASE_URL)\n`)
+    process.exit(1)
+  }
 
   let closing = false
   const shutdown = (signal: string) => {
@@ -36,7 +43,14 @@ async function main (): Promise<void> {
   process.on('SIGINT', shutdown)
   process.on('SIGTERM', shutdown)
 
-  const address = await app.listen({ host: config.host, port: config.port })
+  let address: string
+  try {
+    address = await app.listen({ host: config.host, port: config.port })
+  } catch (error) {
+    process.stderr.write(`Cannot listen on ${config.host}:${config.port}: ${(error as Error).message} (check HOST and PORT)\n`)
+    await app.close()
+    process.exit(1)
+  }
 
   if (generated) {
     app.log.warn('JWT_SECRET is not set: using a random secret for this run only; tokens will not survive a restart')

@@ -1,6 +1,6 @@
-import fastifyJwt, { type JWT } from '@fastify/jwt'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
+import { createVerifier } from 'fast-jwt'
 import {
   AuthInvalidError, AuthRequiredError, ForbiddenError, InvalidPathParameterError
 } from '../errors.js'
@@ -17,7 +17,6 @@ declare module 'fastify' {
   }
 }
 
-const NAMESPACE = 'preferences'
 const MAX_TOKEN_LENGTH = 8192
 const BEARER = /^Bearer +([A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]*\.[A-Za-z0-9\-_]*) *$/i
 const DIGITS = /^[1-9][0-9]*$/
@@ -73,27 +72,30 @@ function pathId (name: string, value: string | undefined, caller: Caller): numbe
   return id
 }
 
+/**
+ * The verifier @fastify/jwt itself is built on (fast-jwt), made once per registration.
+ * Registering @fastify/jwt here would decorate the host's `fastify.jwt` (or collide with
+ * it), so two mounts of this plugin, or a host with its own @fastify/jwt, could not coexist.
+ */
+export function createTokenVerifier (options: ResolvedAuthOptions): (token: string) => TokenClaims {
+  return createVerifier({
+    key: options.key,
+    algorithms: options.algorithms,
+    allowedIss: options.issuer,
+    allowedAud: options.audience,
+    clockTolerance: options.clockToleranceMs,
+    // fast-jwt checks iss/aud only when present: a configured one must also be required.
+    requiredClaims: [
+      ...(options.issuer !== undefined ? ['iss'] : []),
+      ...(options.audience !== undefined ? ['aud'] : [])
+    ],
+    // Verified tokens are cached by hash (bounded; an entry never outlives the token's exp).
+    cache: true
+  }) as (token: string) => TokenClaims
+}
+
 async function authPlugin (fastify: FastifyInstance, options: ResolvedAuthOptions): Promise<void> {
-  // Namespaced so that a host's own @fastify/jwt registration keeps working beside ours.
-  await fastify.register(fastifyJwt, {
-    secret: options.algorithms[0].startsWith('HS') ? options.key : { public: options.key },
-    namespace: NAMESPACE,
-    decoratorName: 'preferencesToken',
-    verify: {
-      algorithms: options.algorithms,
-      allowedIss: options.issuer,
-      allowedAud: options.audience,
-      clockTolerance: options.clockToleranceMs,
-      // fast-jwt checks iss/aud only when present: a configured one must also be required.
-      requiredClaims: [
-        ...(options.issuer !== undefined ? ['iss'] : []),
-        ...(options.audience !== undefined ? ['aud'] : [])
-      ],
-      // Verified tokens are cached (fast-jwt bounds the cache and honours exp).
-      cache: true
-    }
-  })
-  const jwt = (fastify.jwt as unknown as Record<string, JWT>)[NAMESPACE]
+  const verify = createTokenVerifier(options)
   const mapCaller = options.mapCaller ?? defaultMapCaller
 
   fastify.decorateRequest('preferencesCaller', null)
@@ -110,7 +112,7 @@ async function authPlugin (fastify: FastifyInstance, options: ResolvedAuthOption
 
     let claims: TokenClaims
     try {
-      claims = jwt.verify<TokenClaims>(match[1])
+      claims = verify(match[1])
     } catch (error) {
       throw new AuthInvalidError(tokenErrorMessage(error))
     }

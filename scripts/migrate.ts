@@ -2,7 +2,14 @@ import { openDatabase } from '../db/connect.js'
 import { migrateToLatest } from '../db/migrate.js'
 
 // Applies pending migrations to DATABASE_URL (same rules as the server) and exits.
-const { db, description } = openDatabase(process.env.DATABASE_URL)
+let opened
+try {
+  opened = openDatabase(process.env.DATABASE_URL)
+} catch (error) {
+  process.stderr.write(`DATABASE_URL: ${(error as Error).message}\n`)
+  process.exit(1)
+}
+const { db, description } = opened
 try {
   const { results = [] } = await migrateToLatest(db)
   process.stdout.write(`${description}: ${results.length === 0 ? 'already up to date' : ''}\n`)

@@ -1,6 +1,10 @@
 import { createSigner, type SignerOptions } from 'fast-jwt'
 import Fastify, { type FastifyInstance, type InjectOptions, type LightMyRequestResponse } from 'fastify'
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import pg from 'pg'
 import type { Test } from 'tap'
 import type { Kysely } from 'kysely'
 import preferences from '../index.js'
@@ -45,17 +49,73 @@ export interface TestApp {
   app: FastifyInstance
   /** The same database the plugin uses, for looking behind the API. */
   db: Kysely<Database>
-  /** Every stored row, ordered by id: for "the database afterwards" assertions. */
-  rows: () => Promise<UserPreferenceRow[]>
+  /** Every stored row, ordered by id, the same on every backend: for "the database afterwards" assertions. */
+  rows: () => Promise<StoredRow[]>
+}
+
+/** A stored row as SQLite gives it: numbers, the value's JSON text, ISO timestamps. */
+export interface StoredRow {
+  id: number
+  user_id: number
+  key: string
+  value: string
+  created_at: string
+  last_updated_at: string
+}
+
+const iso = (v: string | Date): string => typeof v === 'string' ? v : v.toISOString()
+
+function normalizeRow (row: UserPreferenceRow): StoredRow {
+  return {
+    id: Number(row.id),
+    user_id: Number(row.user_id),
+    key: row.key,
+    value: row.value,
+    created_at: iso(row.created_at),
+    last_updated_at: iso(row.last_updated_at)
+  }
+}
+
+/** Which database the suite runs on: set by scripts/test.sh, SQLite by default. */
+export const BACKEND: 'sqlite' | 'postgres' =
+  process.env.PREFERENCES_TEST_BACKEND === 'postgres' ? 'postgres' : 'sqlite'
+export const PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+
+/**
+ * A database of its own for one test, removed when the test ends: a new SQLite file in a
+ * temporary directory, or a new PostgreSQL schema (reached through search_path), so that
+ * test files can run in parallel on one server.
+ */
+export async function freshDatabaseUrl (t: Test): Promise<string> {
+  if (BACKEND === 'sqlite') {
+    const dir = mkdtempSync(join(tmpdir(), 'prefs-test-'))
+    t.after(() => rmSync(dir, { recursive: true, force: true }))
+    return join(dir, 'preferences.sqlite')
+  }
+  const schema = `test_${process.pid}_${randomBytes(6).toString('hex')}`
+  await withPgClient(async (c) => { await c.query(`create schema ${schema}`) })
+  t.after(async () => withPgClient(async (c) => { await c.query(`drop schema ${schema} cascade`) }))
+  const url = new URL(PG_URL)
+  url.searchParams.set('options', `-c search_path=${schema}`)
+  return url.toString()
+}
+
+async function withPgClient (fn: (client: pg.Client) => Promise<void>): Promise<void> {
+  const c = new pg.Client({ connectionString: PG_URL })
+  await c.connect()
+  try {
+    await fn(c)
+  } finally {
+    await c.end()
+  }
 }
 
 /**
- * A host app with the plugin under /api/v2 on a fresh SQLite file in the test's own
- * directory; app and database are closed when the test ends.
+ * A host app with the plugin under /api/v2 on a fresh database of the suite's backend;
+ * app and database are closed when the test ends.
  */
 export async function build (t: Test, options: BuildOptions = {}): Promise<TestApp> {
-  const dir = t.testdir({})
-  const { db } = openDatabase(join(dir, 'preferences.sqlite'))
+  const { db } = openDatabase(await freshDatabaseUrl(t))
   const app = Fastify({ logger: false })
   await app.register(preferences, {
     prefix: PREFIX,
@@ -71,7 +131,7 @@ export async function build (t: Test, options: BuildOptions = {}): Promise<TestA
   return {
     app,
     db,
-    rows: async () => db.selectFrom('user_preference').selectAll().orderBy('id').execute()
+    rows: async () => (await db.selectFrom('user_preference').selectAll().orderBy('id').execute()).map(normalizeRow)
   }
 }
 

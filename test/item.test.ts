@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap'
 import type { LightMyRequestResponse } from 'fastify'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { adminToken, build, client, type Client, PREFIX, token } from './helper.js'
+import { adminToken, build, client, type Client, PREFIX, type StoredRow, token } from './helper.js'
 
 const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
 const ERROR_KEYS = ['code', 'error', 'message', 'statusCode']
@@ -54,8 +54,8 @@ async function create (t: Assert, c: Client, key: string, value: unknown, userId
 }
 
 /** Each stored row as plain data, for "nothing changed" comparisons. */
-async function snapshot (rows: () => Promise<Array<Record<string, unknown>>>): Promise<Array<Record<string, unknown>>> {
-  return (await rows()).map((r) => ({ ...r, id: Number(r.id), user_id: Number(r.user_id) }))
+async function snapshot (rows: () => Promise<StoredRow[]>): Promise<StoredRow[]> {
+  return rows()
 }
 
 const item = (userId: number | string, id: number | string, slash = true) =>
