@@ -1,0 +1,315 @@
+// npm run bench [-- --quick] [-- --scale] [-- --only=get-one,list-100]
+// Measures the plugin's standalone server and the hand-written baseline (bench/baseline.ts)
+// in one run, scenario by scenario, alternating which goes first, on identically seeded
+// SQLite files. Prints a table and writes bench/results.json.
+import autocannon from 'autocannon'
+import SQLite from 'better-sqlite3'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { openDatabase } from '../db/connect.js'
+import { migrateToLatest } from '../db/migrate.js'
+import { signToken } from '../tokens.js'
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    scale: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    connections: { type: 'string', default: '32' }
+  }
+})
+
+const SECRET = 'bench-secret-bench-secret-bench-secret'
+const CONNECTIONS = Number(args.connections)
+const DURATION = args.quick ? 3 : 10
+const WARMUP = args.quick ? 1 : 2
+const OWNER_ROWS = 200 // user 1: get, list, patch
+const DELETE_ROWS = args.quick ? 15_000 : 60_000 // user 2: one delete each
+const root = process.cwd()
+
+interface Measurement {
+  rps: number
+  p50: number
+  p99: number
+  non2xx: number
+  errors: number
+}
+
+interface Server {
+  name: 'plugin' | 'baseline'
+  url: string
+  child: ChildProcess
+}
+
+async function freePort (): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer()
+    srv.listen(0, '127.0.0.1', () => {
+      const address = srv.address()
+      srv.close(() => typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port')))
+    })
+  })
+}
+
+/** The plugin's schema, then rows inserted directly: the same data for both servers. */
+async function seed (file: string, extraUsers: number, rowsPerExtraUser: number, deleteRows = DELETE_ROWS): Promise<void> {
+  const { db } = openDatabase(file)
+  await migrateToLatest(db)
+  await db.destroy()
+  const sqlite = new SQLite(file)
+  const insert = sqlite.prepare('INSERT INTO user_preference (user_id, key, value, created_at, last_updated_at) VALUES (?, ?, ?, ?, ?)')
+  const now = new Date().toISOString()
+  sqlite.transaction(() => {
+    for (let i = 0; i < OWNER_ROWS; i++) insert.run(1, `k${i}`, JSON.stringify({ mode: 'dark', i, tags: ['a', 'b'] }), now, now)
+    for (let i = 0; i < deleteRows; i++) insert.run(2, `d${i}`, '1', now, now)
+    for (let u = 0; u < extraUsers; u++) {
+      for (let i = 0; i < rowsPerExtraUser; i++) insert.run(1000 + u, `k${i}`, JSON.stringify({ i }), now, now)
+    }
+  })()
+  sqlite.close()
+}
+
+async function waitForHttp (url: string, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 30_000
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`)
+    try {
+      await fetch(url, { signal: AbortSignal.timeout(1000) })
+      return
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+  }
+  throw new Error(`no answer from ${url}`)
+}
+
+async function startServer (name: Server['name'], file: string): Promise<Server> {
+  const port = await freePort()
+  const script = name === 'plugin' ? 'server.ts' : 'bench/baseline.ts'
+  const child = spawn(process.execPath, ['--import', 'tsx', script], {
+    cwd: root,
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: file, JWT_SECRET: SECRET, LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'ignore', 'inherit']
+  })
+  const url = `http://127.0.0.1:${port}`
+  await waitForHttp(`${url}/api/v2/user/me/preference/`, child)
+  return { name, url, child }
+}
+
+/** Peak resident set size of a process so far, in MB (Linux). */
+function peakRssMb (pid: number | undefined): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0)
+  return Math.round(kb / 1024)
+}
+
+interface Scenario {
+  name: string
+  warmup: boolean
+  /** Requests for one run; `counter` keeps writes unique across runs. */
+  options: (counter: { n: number }) => Partial<autocannon.Options>
+  /** A fixed number of requests instead of a duration (each deletes one row). */
+  amount?: number
+}
+
+const userToken = signToken(SECRET, { sub: 1 })
+const deleterToken = signToken(SECRET, { sub: 2 })
+const adminToken = signToken(SECRET, { sub: 99, admin: true })
+const json = { 'content-type': 'application/json' }
+
+/** A request whose path and body change every time (writes must not repeat). */
+function dynamic (method: string, tokenValue: string, next: () => { path: string, body?: string }): Partial<autocannon.Options> {
+  return {
+    requests: [{
+      method,
+      setupRequest: (request: autocannon.Request) => {
+        const { path, body } = next()
+        return {
+          ...request,
+          method,
+          path,
+          headers: { authorization: `Bearer ${tokenValue}`, ...(body !== undefined && json) },
+          ...(body !== undefined && { body })
+        }
+      }
+    }]
+  }
+}
+
+const scenarios: Scenario[] = [
+  {
+    name: 'create',
+    warmup: false,
+    options: (counter) => dynamic('POST', adminToken, () => {
+      const n = counter.n++
+      return {
+        path: `/api/v2/user/${100_000 + (n % 50_000)}/preference/`,
+        body: JSON.stringify({ key: `c${n}`, value: { theme: 'dark', n } })
+      }
+    })
+  },
+  {
+    name: 'get-one',
+    warmup: true,
+    options: () => ({ path: '/api/v2/user/1/preference/6/', headers: { authorization: `Bearer ${userToken}` } })
+  },
+  {
+    name: 'get-by-key',
+    warmup: true,
+    options: () => ({ path: '/api/v2/user/1/preference/by-key/k5/', headers: { authorization: `Bearer ${userToken}` } })
+  },
+  {
+    name: 'list-20-key',
+    warmup: true,
+    options: () => ({ path: '/api/v2/user/1/preference/?key=k5&limit=20', headers: { authorization: `Bearer ${userToken}` } })
+  },
+  {
+    name: 'list-100',
+    warmup: true,
+    options: () => ({ path: '/api/v2/user/1/preference/?limit=100', headers: { authorization: `Bearer ${userToken}` } })
+  },
+  {
+    name: 'patch',
+    warmup: true,
+    options: (counter) => dynamic('PATCH', userToken, () => ({
+      path: '/api/v2/user/1/preference/7/',
+      body: JSON.stringify({ value: { mode: 'light', n: counter.n++ } })
+    }))
+  },
+  {
+    name: 'delete',
+    warmup: false,
+    amount: DELETE_ROWS / 2,
+    options: (counter) => dynamic('DELETE', deleterToken, () => ({
+      path: `/api/v2/user/2/preference/${OWNER_ROWS + 1 + counter.n++}/`
+    }))
+  }
+]
+
+async function measure (server: Server, scenario: Scenario, counter: { n: number }, duration: number, amount?: number): Promise<Measurement> {
+  const { path, ...options } = scenario.options(counter)
+  // autocannon takes a fixed path from the URL, not from `path`.
+  const result = await autocannon({
+    url: server.url + (path ?? ''),
+    connections: CONNECTIONS,
+    ...(amount !== undefined ? { amount } : { duration }),
+    ...options
+  })
+  if (result.non2xx > 0) {
+    process.stderr.write(`  ${server.name} ${scenario.name}: non-2xx answers ${JSON.stringify(result.statusCodeStats)}\n`)
+  }
+  return {
+    rps: Math.round(result.requests.average),
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts
+  }
+}
+
+async function compare (): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'prefs-bench-'))
+  try {
+    const files = { plugin: join(dir, 'plugin.sqlite'), baseline: join(dir, 'baseline.sqlite') }
+    await seed(files.plugin, 0, 0)
+    await seed(files.baseline, 0, 0)
+    const servers = { plugin: await startServer('plugin', files.plugin), baseline: await startServer('baseline', files.baseline) }
+    const selected = args.only === undefined ? scenarios : scenarios.filter((s) => args.only?.split(',').includes(s.name))
+    const rows: Array<Record<string, unknown>> = []
+    try {
+      for (const [i, scenario] of selected.entries()) {
+        // Skip a route the plugin does not have (yet).
+        const probe = scenario.options({ n: 0 })
+        if (probe.path !== undefined && (probe.method ?? 'GET') === 'GET') {
+          const res = await fetch(servers.plugin.url + probe.path, { headers: probe.headers as Record<string, string> })
+          if (res.status === 404) {
+            process.stdout.write(`skipping ${scenario.name}: the plugin has no such route\n`)
+            continue
+          }
+        }
+        const order = i % 2 === 0 ? (['plugin', 'baseline'] as const) : (['baseline', 'plugin'] as const)
+        const results: Partial<Record<Server['name'], Measurement>> = {}
+        // Each server's writes in this scenario start from the same place.
+        const counters = { plugin: { n: 0 }, baseline: { n: 0 } }
+        for (const name of order) {
+          if (scenario.warmup) await measure(servers[name], scenario, counters[name], WARMUP)
+          results[name] = await measure(servers[name], scenario, counters[name], DURATION, scenario.amount)
+        }
+        const p = results.plugin as Measurement
+        const b = results.baseline as Measurement
+        rows.push({
+          scenario: scenario.name,
+          plugin_rps: p.rps,
+          baseline_rps: b.rps,
+          ratio: Number((p.rps / b.rps).toFixed(2)),
+          plugin_p50_ms: p.p50,
+          plugin_p99_ms: p.p99,
+          baseline_p50_ms: b.p50,
+          baseline_p99_ms: b.p99,
+          plugin_non2xx: p.non2xx + p.errors,
+          baseline_non2xx: b.non2xx + b.errors
+        })
+        process.stdout.write(`${scenario.name}: plugin ${p.rps}/s, baseline ${b.rps}/s, ratio ${(p.rps / b.rps).toFixed(2)}\n`)
+      }
+      const rss = { plugin: peakRssMb(servers.plugin.child.pid), baseline: peakRssMb(servers.baseline.child.pid) }
+      console.table(rows)
+      process.stdout.write(`peak RSS: plugin ${rss.plugin} MB, baseline ${rss.baseline} MB\n`)
+      writeFileSync(join(root, 'bench', 'results.json'), JSON.stringify({
+        date: new Date().toISOString(),
+        node: process.version,
+        backend: 'sqlite',
+        connections: CONNECTIONS,
+        durationSeconds: DURATION,
+        quick: args.quick,
+        scenarios: rows,
+        peakRssMb: rss
+      }, null, 2) + '\n')
+    } finally {
+      for (const server of Object.values(servers)) server.child.kill('SIGTERM')
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/** p99 of GET one and a list page with 1,000 rows in the table, then with 1,000,000. */
+async function scale (): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'prefs-bench-scale-'))
+  const report: Record<string, unknown> = {}
+  try {
+    // 1,000 rows: user 1's 200 and 4 × 200; 1,000,200 rows: user 1's 200 and 20,000 × 50.
+    const sizes = { small: [4, 200], large: [20_000, 50] } as const
+    const measured: Record<string, Record<string, Measurement>> = {}
+    for (const [label, [users, perUser]] of Object.entries(sizes)) {
+      const file = join(dir, `${label}.sqlite`)
+      await seed(file, users, perUser, 0)
+      const server = await startServer('plugin', file)
+      try {
+        measured[label] = {}
+        for (const name of ['get-one', 'list-100']) {
+          const scenario = scenarios.find((s) => s.name === name) as Scenario
+          await measure(server, scenario, { n: 0 }, WARMUP)
+          measured[label][name] = await measure(server, scenario, { n: 0 }, DURATION)
+        }
+      } finally {
+        server.child.kill('SIGTERM')
+      }
+    }
+    for (const name of ['get-one', 'list-100']) {
+      const small = measured.small[name]
+      const large = measured.large[name]
+      report[name] = { p99_small_ms: small.p99, p99_large_ms: large.p99, ratio: Number((large.p99 / Math.max(small.p99, 1)).toFixed(2)), rps_small: small.rps, rps_large: large.rps }
+    }
+    console.table(report)
+    writeFileSync(join(root, 'bench', 'scale-results.json'), JSON.stringify({ date: new Date().toISOString(), rows: { small: 1000, large: 1_000_200 }, report }, null, 2) + '\n')
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+if (args.scale) await scale()
+else await compare()
