@@ -107,11 +107,13 @@ function peakRssMb (pid: number | undefined): number {
   return Math.round(kb / 1024)
 }
 
+type RequestOptions = Partial<autocannon.Options> & { path?: string }
+
 interface Scenario {
   name: string
   warmup: boolean
   /** Requests for one run; `counter` keeps writes unique across runs. */
-  options: (counter: { n: number }) => Partial<autocannon.Options>
+  options: (counter: { n: number }) => RequestOptions
   /** A fixed number of requests instead of a duration (each deletes one row). */
   amount?: number
 }
@@ -122,7 +124,7 @@ const adminToken = signToken(SECRET, { sub: 99, admin: true })
 const json = { 'content-type': 'application/json' }
 
 /** A request whose path and body change every time (writes must not repeat). */
-function dynamic (method: string, tokenValue: string, next: () => { path: string, body?: string }): Partial<autocannon.Options> {
+function dynamic (method: NonNullable<autocannon.Request['method']>, tokenValue: string, next: () => { path: string, body?: string }): RequestOptions {
   return {
     requests: [{
       method,
