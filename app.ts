@@ -23,8 +23,8 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     connectionTimeout: 60_000,
     requestTimeout: 30_000,
     keepAliveTimeout: 10_000,
-    // Room for URL-encoded keys in by-key paths.
-    routerOptions: { maxParamLength: 2048 },
+    // Room for percent-encoded keys in by-key paths: 255 four-byte characters are 3060.
+    routerOptions: { maxParamLength: 4096 },
     return503OnClosing: true
   })
 

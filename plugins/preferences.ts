@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify'
+import byKeyRoutes from '../routes/by-key.js'
 import preferenceRoutes from '../routes/preferences.js'
 import authPlugin from './auth.js'
 import bodyParsersPlugin from './body-parsers.js'
@@ -21,6 +22,7 @@ async function preferences (fastify: FastifyInstance, options: PreferencesPlugin
   await fastify.register(authPlugin, resolved.auth)
   await fastify.register(bodyParsersPlugin, { bodyLimit: resolved.bodyLimit })
   await fastify.register(preferenceRoutes, resolved)
+  await fastify.register(byKeyRoutes, resolved)
 }
 
 Object.defineProperty(preferences, Symbol.for('fastify.display-name'), { value: 'fastify-user-preferences' })

@@ -92,6 +92,14 @@ export type CreatePreferenceBody = Static<typeof CreatePreferenceBodySchema>
 
 export const ReplacePreferenceBodySchema = CreatePreferenceBodySchema
 
+export const UpsertPreferenceBodySchema = Type.Object({
+  value: PreferenceValueSchema
+}, {
+  description: 'The key is in the path; other fields are ignored',
+  examples: [{ value: { mode: 'dark' } }]
+})
+export type UpsertPreferenceBody = Static<typeof UpsertPreferenceBodySchema>
+
 export const PatchPreferenceBodySchema = Type.Object({
   key: Type.Optional(PreferenceKeySchema),
   value: Type.Optional(PreferenceValueSchema)

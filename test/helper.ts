@@ -1,6 +1,10 @@
 import { createSigner, type SignerOptions } from 'fast-jwt'
-import Fastify, { type FastifyInstance, type InjectOptions, type LightMyRequestResponse } from 'fastify'
+import Fastify, {
+  type FastifyInstance, type FastifyServerOptions, type InjectOptions, type LightMyRequestResponse
+} from 'fastify'
+import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
+import pg from 'pg'
 import type { Test } from 'tap'
 import type { Kysely } from 'kysely'
 import preferences from '../index.js'
@@ -39,6 +43,8 @@ export const bearer = (t: string) => ({ authorization: `Bearer ${t}` })
 
 export interface BuildOptions {
   plugin?: Partial<PreferencesPluginOptions>
+  /** Options of the host Fastify instance (e.g. routerOptions.maxParamLength). */
+  server?: FastifyServerOptions
 }
 
 export interface TestApp {
@@ -50,13 +56,37 @@ export interface TestApp {
 }
 
 /**
- * A host app with the plugin under /api/v2 on a fresh SQLite file in the test's own
- * directory; app and database are closed when the test ends.
+ * A fresh, empty database for one test: an SQLite file in the test's own directory, or, when
+ * TEST_DATABASE_URL is a postgres:// URL, a new PostgreSQL database dropped afterwards.
+ */
+async function openTestDatabase (t: Test): Promise<{ db: Kysely<Database>, drop: () => Promise<void> }> {
+  const url = process.env.TEST_DATABASE_URL ?? ''
+  if (!/^postgres(ql)?:\/\//i.test(url)) {
+    return { db: openDatabase(join(t.testdir({}), 'preferences.sqlite')).db, drop: async () => {} }
+  }
+  const name = `preferences_test_${process.pid}_${randomBytes(6).toString('hex')}`
+  const admin = async (statement: string) => {
+    const client = new pg.Client({ connectionString: url })
+    await client.connect()
+    try {
+      await client.query(statement)
+    } finally {
+      await client.end()
+    }
+  }
+  await admin(`create database ${name}`)
+  const target = new URL(url)
+  target.pathname = `/${name}`
+  return { db: openDatabase(target.toString()).db, drop: () => admin(`drop database ${name} with (force)`) }
+}
+
+/**
+ * A host app with the plugin under /api/v2 on a fresh database (see openTestDatabase); app
+ * and database are closed when the test ends.
  */
 export async function build (t: Test, options: BuildOptions = {}): Promise<TestApp> {
-  const dir = t.testdir({})
-  const { db } = openDatabase(join(dir, 'preferences.sqlite'))
-  const app = Fastify({ logger: false })
+  const { db, drop } = await openTestDatabase(t)
+  const app = Fastify({ logger: false, ...options.server })
   await app.register(preferences, {
     prefix: PREFIX,
     auth: { secret: SECRET },
@@ -66,6 +96,7 @@ export async function build (t: Test, options: BuildOptions = {}): Promise<TestA
   t.after(async () => {
     await app.close()
     await db.destroy()
+    await drop()
   })
   await app.ready()
   return {
