@@ -133,3 +133,20 @@ export const PreferenceListSchema = Type.Object({
   results: Type.Array(PreferenceSchema)
 }, { title: 'Preference page' })
 export type PreferenceList = Static<typeof PreferenceListSchema>
+
+export function mergePatchBodySchema (maxEntries: number) {
+  return Type.Object({}, {
+    additionalProperties: Type.Unknown(),
+    maxProperties: maxEntries,
+    description: 'An object of key to value (RFC 7396 JSON merge patch of the user\'s preferences ' +
+      'seen as one object): null deletes the key; an object merges into a stored object value; ' +
+      'anything else sets the value. Keys follow the usual key rules.',
+    examples: [{ theme: { mode: 'dark', accent: null }, 'tour.seen': true, legacy_flag: null }]
+  })
+}
+
+export const MergePatchResultSchema = Type.Object({
+  results: Type.Array(PreferenceSchema, { description: 'The created or updated preferences, in patch order' }),
+  deleted: Type.Array(Type.String(), { description: 'The keys that existed and were deleted, in patch order' })
+}, { title: 'Merge patch result' })
+export type MergePatchResult = Static<typeof MergePatchResultSchema>
