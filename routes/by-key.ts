@@ -12,6 +12,7 @@ import {
 import { notModified, preferenceEtag, sendNotModified, writePrecondition } from './etag.js'
 import type { PreferenceRouteOptions } from './preferences.js'
 import { security, tags } from './preferences.js'
+import { ReadConditionHeadersSchema, WriteConditionHeadersSchema } from '../schemas/conditional.js'
 import { encodeValue } from './values.js'
 
 /**
@@ -31,6 +32,7 @@ const byKeyRoutes: FastifyPluginAsyncTypebox<PreferenceRouteOptions> = async (fa
         tags,
         security,
         summary: 'Get a preference by key',
+        headers: ReadConditionHeadersSchema,
         description: 'With If-None-Match holding its current ETag (or `*`): 304, no body.',
         params: PreferenceKeyParamsSchema,
         response: {
@@ -55,6 +57,7 @@ const byKeyRoutes: FastifyPluginAsyncTypebox<PreferenceRouteOptions> = async (fa
         tags,
         security,
         summary: 'Set a preference by key (create or replace)',
+        headers: WriteConditionHeadersSchema,
         description: 'Sets the value of {key}, creating the preference when it does not exist. ' +
           'If-Match: replace only if it exists with that ETag (412 otherwise). ' +
           'If-None-Match: * : create only (412 if it exists).',
@@ -85,6 +88,7 @@ const byKeyRoutes: FastifyPluginAsyncTypebox<PreferenceRouteOptions> = async (fa
         tags,
         security,
         summary: 'Delete a preference by key',
+        headers: WriteConditionHeadersSchema,
         description: 'With If-Match: 412 unless it holds the preference\'s current ETag.',
         params: PreferenceKeyParamsSchema,
         response: {

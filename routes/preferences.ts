@@ -16,6 +16,7 @@ import {
   preconditionFailedResponse, preferenceResponse, withEtag
 } from '../schemas/responses.js'
 import { bodyEtag, notModified, preferenceEtag, sendNotModified, writePrecondition } from './etag.js'
+import { ReadConditionHeadersSchema, WriteConditionHeadersSchema } from '../schemas/conditional.js'
 import { encodeValue } from './values.js'
 
 export interface PreferenceRouteOptions {
@@ -80,6 +81,7 @@ const preferenceRoutes: FastifyPluginAsyncTypebox<PreferenceRouteOptions> = asyn
         tags,
         security,
         summary: 'List preferences',
+        headers: ReadConditionHeadersSchema,
         description: 'A page of {user_id}\'s preferences, ordered by id. With If-None-Match ' +
           'holding the ETag of the same request\'s last response: 304 while nothing listed changed.',
         params: UserParamsSchema,
@@ -113,6 +115,7 @@ const preferenceRoutes: FastifyPluginAsyncTypebox<PreferenceRouteOptions> = asyn
         tags,
         security,
         summary: 'Get a preference',
+        headers: ReadConditionHeadersSchema,
         description: 'With If-None-Match holding its current ETag (or `*`): 304, no body.',
         params: PreferenceParamsSchema,
         response: {
@@ -137,6 +140,7 @@ const preferenceRoutes: FastifyPluginAsyncTypebox<PreferenceRouteOptions> = asyn
         tags,
         security,
         summary: 'Update a preference',
+        headers: WriteConditionHeadersSchema,
         description: 'Changes the key, the value or both. With If-Match: 412 unless it holds the ' +
           'preference\'s current ETag (an absent preference stays a 404).',
         params: PreferenceParamsSchema,
@@ -166,6 +170,7 @@ const preferenceRoutes: FastifyPluginAsyncTypebox<PreferenceRouteOptions> = asyn
         tags,
         security,
         summary: 'Replace a preference',
+        headers: WriteConditionHeadersSchema,
         description: 'Sets both key and value. Never creates: an absent id is a 404. With ' +
           'If-Match: 412 unless it holds the preference\'s current ETag.',
         params: PreferenceParamsSchema,
@@ -193,6 +198,7 @@ const preferenceRoutes: FastifyPluginAsyncTypebox<PreferenceRouteOptions> = asyn
         tags,
         security,
         summary: 'Delete a preference',
+        headers: WriteConditionHeadersSchema,
         description: 'With If-Match: 412 unless it holds the preference\'s current ETag.',
         params: PreferenceParamsSchema,
         response: {

@@ -1,5 +1,6 @@
 import t from 'tap'
-import { adminToken, bearer, build, client, PREFIX, token } from './helper.js'
+import { API_PREFIX, buildApp } from '../app.js'
+import { adminToken, bearer, build, client, PREFIX, SECRET, token } from './helper.js'
 
 // By-key paths carry a percent-encoded key; a host needs a large maxParamLength for them.
 const server = { routerOptions: { maxParamLength: 4096 } }
@@ -204,4 +205,26 @@ t.test('a host with Fastify\'s default maxParamLength (100) cannot route long ke
   t.equal((await c.request('PUT', byKey('short'), { value: 1 })).statusCode, 201)
   t.equal((await c.request('PUT', byKey('x'.repeat(101)), { value: 1 })).statusCode, 414, 'URI Too Long, from Fastify')
   t.equal((await rows()).length, 1)
+})
+
+t.test('the standalone server routes a 255-emoji key and documents the new routes', async (t) => {
+  const app = await buildApp({ jwtSecret: SECRET, databaseUrl: ':memory:', logger: false })
+  t.after(() => app.close())
+  const url = `${API_PREFIX}${byKey('😀'.repeat(255))}`
+  const put = await app.inject({ method: 'PUT', url, headers: bearer(token(1)), payload: { value: 1 } })
+  t.equal(put.statusCode, 201, 'maxParamLength is large enough')
+
+  const { paths } = (await app.inject('/documentation/json')).json()
+  const item = paths[`${API_PREFIX}/user/{user_id}/preference/by-key/{key}/`]
+  t.same(Object.keys(item).sort(), ['delete', 'get', 'put'])
+  t.same(Object.keys(item.put.responses).filter((s) => s < '500'), ['200', '201', '400', '401', '403', '409', '412', '413', '415'])
+  t.same(Object.keys(item.put.responses['201'].headers).sort(), ['ETag', 'Location'])
+  t.ok(item.get.responses['304'])
+  t.ok(item.get.parameters.some((p: { in: string, name: string }) => p.in === 'header' && p.name === 'if-none-match'))
+  t.ok(item.delete.parameters.some((p: { in: string, name: string }) => p.in === 'header' && p.name === 'if-match'))
+  t.same(item.get.security, [{ bearerAuth: [] }])
+  const patch = paths[`${API_PREFIX}/user/{user_id}/preference/`].patch
+  t.same(Object.keys(patch.requestBody.content), ['application/merge-patch+json'])
+  t.ok(paths[`${API_PREFIX}/user/{user_id}/preference/{id}/`].patch.responses['412'])
+  t.ok(paths[`${API_PREFIX}/user/{user_id}/preference/`].get.responses['304'])
 })
