@@ -5,6 +5,7 @@ import { upsertPreferenceByKey } from '../db/by-key.js'
 import { deletePreference, findPreferenceByKey } from '../db/preferences.js'
 import { NotFoundError } from '../errors.js'
 import { PreferenceKeyParamsSchema, UpsertPreferenceBodySchema } from '../schemas/preference.js'
+import { ReadConditionHeadersSchema, WriteConditionHeadersSchema } from '../schemas/conditional.js'
 import {
   authErrorResponses, bodyErrorResponses, conflictResponse, notFoundResponse, notModifiedResponse,
   preconditionFailedResponse, preferenceResponse
@@ -12,7 +13,6 @@ import {
 import { notModified, preferenceEtag, sendNotModified, writePrecondition } from './etag.js'
 import type { PreferenceRouteOptions } from './preferences.js'
 import { security, tags } from './preferences.js'
-import { ReadConditionHeadersSchema, WriteConditionHeadersSchema } from '../schemas/conditional.js'
 import { encodeValue } from './values.js'
 
 /**

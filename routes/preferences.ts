@@ -11,12 +11,12 @@ import {
   PreferenceListSchema, PreferenceParamsSchema, ReplacePreferenceBodySchema,
   UserParamsSchema
 } from '../schemas/preference.js'
+import { ReadConditionHeadersSchema, WriteConditionHeadersSchema } from '../schemas/conditional.js'
 import {
   authErrorResponses, bodyErrorResponses, conflictResponse, notFoundResponse, notModifiedResponse,
   preconditionFailedResponse, preferenceResponse, withEtag
 } from '../schemas/responses.js'
 import { bodyEtag, notModified, preferenceEtag, sendNotModified, writePrecondition } from './etag.js'
-import { ReadConditionHeadersSchema, WriteConditionHeadersSchema } from '../schemas/conditional.js'
 import { encodeValue } from './values.js'
 
 export interface PreferenceRouteOptions {
