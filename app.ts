@@ -23,8 +23,9 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     connectionTimeout: 60_000,
     requestTimeout: 30_000,
     keepAliveTimeout: 10_000,
-    // Room for URL-encoded keys in by-key paths.
-    routerOptions: { maxParamLength: 2048 },
+    // Room for keys in by-key paths. The router compares the percent-decoded segment's length
+    // in UTF-16 units: a 255-character key is at most 510 (255 emoji); Fastify's default is 100.
+    routerOptions: { maxParamLength: 4096 },
     return503OnClosing: true
   })
 

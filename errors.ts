@@ -21,16 +21,20 @@ export const NotFoundError = createError(
   'PREFERENCE_NOT_FOUND', 'Preference not found', 404)
 export const KeyExistsError = createError(
   'PREFERENCE_KEY_EXISTS', 'A preference with key "%s" already exists for this user', 409)
+/** Arguments: the limit, then the rest of the sentence (which key does not fit, or why). */
 export const LimitReachedError = createError(
-  'PREFERENCE_LIMIT_REACHED', 'This user already holds the maximum of %d preferences', 409)
+  'PREFERENCE_LIMIT_REACHED', 'A user may hold at most %d preferences%s', 409)
+/** Argument: what did not match (If-Match, If-None-Match). */
 export const PreconditionFailedError = createError(
-  'PREFERENCE_PRECONDITION_FAILED', 'The preference has changed: If-Match does not match its current ETag', 412)
+  'PREFERENCE_PRECONDITION_FAILED', '%s', 412)
+/** Arguments: "The value" or "The value of \"key\"", its size, the limit. */
 export const ValueTooLargeError = createError(
-  'PREFERENCE_VALUE_TOO_LARGE', 'The value is %d bytes as compact JSON; the limit is %d', 413)
+  'PREFERENCE_VALUE_TOO_LARGE', '%s is %d bytes as compact JSON; the limit is %d', 413)
 export const BodyTooLargeError = createError(
   'PREFERENCE_BODY_TOO_LARGE', 'The request body is larger than the limit of %d bytes', 413)
+/** Arguments: the Content-Type received, then what the route accepts. */
 export const UnsupportedMediaTypeError = createError(
-  'PREFERENCE_UNSUPPORTED_MEDIA_TYPE', 'Unsupported Content-Type %s: send application/json or application/x-www-form-urlencoded', 415)
+  'PREFERENCE_UNSUPPORTED_MEDIA_TYPE', 'Unsupported Content-Type %s: send %s', 415)
 export const DatabaseUnavailableError = createError(
   'PREFERENCE_DATABASE_UNAVAILABLE', 'The database is unavailable; try again shortly', 503)
 export const InternalError = createError(

@@ -4,6 +4,7 @@ import { createVerifier } from 'fast-jwt'
 import {
   AuthInvalidError, AuthRequiredError, ForbiddenError, InvalidPathParameterError
 } from '../errors.js'
+import { keyProblem } from '../schemas/preference.js'
 import type { Caller, ResolvedAuthOptions, TokenClaims } from './options.js'
 
 declare module 'fastify' {
@@ -14,6 +15,8 @@ declare module 'fastify' {
     preferencesUserId: number
     /** The `{id}` of the path, on routes that have one. */
     preferenceId: number
+    /** The `{key}` of the path (percent-decoded), on the by-key routes. */
+    preferenceKey: string
   }
 }
 
@@ -94,6 +97,14 @@ export function createTokenVerifier (options: ResolvedAuthOptions): (token: stri
   }) as (token: string) => TokenClaims
 }
 
+function pathKey (value: string): string {
+  const problem = keyProblem(value)
+  if (problem !== undefined) {
+    throw new InvalidPathParameterError(`{key} ${problem}, got ${JSON.stringify(value.slice(0, 64))}`)
+  }
+  return value
+}
+
 async function authPlugin (fastify: FastifyInstance, options: ResolvedAuthOptions): Promise<void> {
   const verify = createTokenVerifier(options)
   const mapCaller = options.mapCaller ?? defaultMapCaller
@@ -101,6 +112,7 @@ async function authPlugin (fastify: FastifyInstance, options: ResolvedAuthOption
   fastify.decorateRequest('preferencesCaller', null)
   fastify.decorateRequest('preferencesUserId', 0)
   fastify.decorateRequest('preferenceId', 0)
+  fastify.decorateRequest('preferenceKey', '')
 
   // Order is the contract: 401 (token), then 400 (path parameters), then 403, all before
   // the body is read.
@@ -125,9 +137,10 @@ async function authPlugin (fastify: FastifyInstance, options: ResolvedAuthOption
     }
     request.preferencesCaller = caller
 
-    const params = request.params as { user_id?: string, id?: string }
+    const params = request.params as { user_id?: string, id?: string, key?: string }
     const userId = pathId('user_id', params.user_id, caller)
     if (params.id !== undefined) request.preferenceId = pathId('id', params.id, caller)
+    if (params.key !== undefined) request.preferenceKey = pathKey(params.key)
     if (userId !== caller.id && !caller.isAdmin) throw new ForbiddenError()
     request.preferencesUserId = userId
   })

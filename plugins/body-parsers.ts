@@ -36,10 +36,9 @@ export function parseFormBody (text: string): unknown {
   return body
 }
 
-async function bodyParsersPlugin (fastify: FastifyInstance, options: BodyParserOptions): Promise<void> {
-  // Only what this API accepts: anything else is answered 415 by Fastify.
-  fastify.removeAllContentTypeParsers()
-  fastify.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: options.bodyLimit },
+/** Parses bodies of `contentType` as JSON (also used for application/merge-patch+json). */
+export function addJsonParser (fastify: FastifyInstance, contentType: string, bodyLimit: number): void {
+  fastify.addContentTypeParser(contentType, { parseAs: 'string', bodyLimit },
     (_request: FastifyRequest, body: string | Buffer, done) => {
       try {
         done(null, parseJsonText(body.toString()))
@@ -47,6 +46,12 @@ async function bodyParsersPlugin (fastify: FastifyInstance, options: BodyParserO
         done(error as Error)
       }
     })
+}
+
+async function bodyParsersPlugin (fastify: FastifyInstance, options: BodyParserOptions): Promise<void> {
+  // Only what this API accepts: anything else is answered 415 by Fastify.
+  fastify.removeAllContentTypeParsers()
+  addJsonParser(fastify, 'application/json', options.bodyLimit)
   fastify.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: options.bodyLimit },
     (_request: FastifyRequest, body: string | Buffer, done) => {
       try {

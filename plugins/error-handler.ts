@@ -6,15 +6,27 @@ import {
   UnsupportedMediaTypeError, ValidationError
 } from '../errors.js'
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The content types a route accepts, for its 415 message (default: JSON or form). */
+    preferencesAccepts?: string
+  }
+}
+
+const DEFAULT_ACCEPTS = 'application/json or application/x-www-form-urlencoded'
+
+function unsupportedMediaType (request: FastifyRequest, received?: string): FastifyError {
+  const type = received ?? JSON.stringify(String(request.headers['content-type'] ?? '(none)').slice(0, 100))
+  return new UnsupportedMediaTypeError(type, request.routeOptions.config?.preferencesAccepts ?? DEFAULT_ACCEPTS)
+}
+
 // Fastify's own client errors, renamed into this API's documented codes.
 const FASTIFY_CLIENT_ERRORS: Record<string, (error: FastifyError, request: FastifyRequest) => FastifyError> = {
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: (_, request) =>
-    new UnsupportedMediaTypeError(JSON.stringify(String(request.headers['content-type'] ?? '(none)').slice(0, 100))),
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: (_, request) => unsupportedMediaType(request),
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => new MalformedBodyError('Content-Length does not match the body'),
   FST_ERR_CTP_EMPTY_JSON_BODY: () => new MalformedBodyError('The body is empty'),
-  FST_ERR_CTP_EMPTY_TYPE: () => new UnsupportedMediaTypeError('""'),
-  FST_ERR_CTP_INVALID_TYPE: (_, request) =>
-    new UnsupportedMediaTypeError(JSON.stringify(String(request.headers['content-type'] ?? '(none)').slice(0, 100)))
+  FST_ERR_CTP_EMPTY_TYPE: (_, request) => unsupportedMediaType(request, '""'),
+  FST_ERR_CTP_INVALID_TYPE: (_, request) => unsupportedMediaType(request)
 }
 
 // Connection-level failures: the database is away, not the request wrong.

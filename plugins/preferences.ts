@@ -1,4 +1,6 @@
 import type { FastifyInstance } from 'fastify'
+import byKeyRoutes from '../routes/by-key.js'
+import mergePatchRoutes from '../routes/merge-patch.js'
 import preferenceRoutes from '../routes/preferences.js'
 import authPlugin from './auth.js'
 import bodyParsersPlugin from './body-parsers.js'
@@ -21,6 +23,8 @@ async function preferences (fastify: FastifyInstance, options: PreferencesPlugin
   await fastify.register(authPlugin, resolved.auth)
   await fastify.register(bodyParsersPlugin, { bodyLimit: resolved.bodyLimit })
   await fastify.register(preferenceRoutes, resolved)
+  await fastify.register(byKeyRoutes, resolved)
+  await fastify.register(mergePatchRoutes, resolved)
 }
 
 Object.defineProperty(preferences, Symbol.for('fastify.display-name'), { value: 'fastify-user-preferences' })

@@ -5,15 +5,19 @@ import type { FastifyRequest } from 'fastify'
 import {
   createPreference, deletePreference, findPreference, listPreferences, updatePreference
 } from '../db/preferences.js'
-import { EmptyPatchError, MalformedBodyError, NotFoundError, ValueTooLargeError } from '../errors.js'
+import { EmptyPatchError, NotFoundError } from '../errors.js'
 import {
   CreatePreferenceBodySchema, DEFAULT_PAGE_SIZE, listQuerySchema, PatchPreferenceBodySchema,
-  PreferenceListSchema, PreferenceParamsSchema, PreferenceSchema, ReplacePreferenceBodySchema,
+  PreferenceListSchema, PreferenceParamsSchema, ReplacePreferenceBodySchema,
   UserParamsSchema
 } from '../schemas/preference.js'
+import { ReadConditionHeadersSchema, WriteConditionHeadersSchema } from '../schemas/conditional.js'
 import {
-  authErrorResponses, bodyErrorResponses, conflictResponse, notFoundResponse, withDescription
+  authErrorResponses, bodyErrorResponses, conflictResponse, notFoundResponse, notModifiedResponse,
+  preconditionFailedResponse, preferenceResponse, withEtag
 } from '../schemas/responses.js'
+import { bodyEtag, notModified, preferenceEtag, sendNotModified, writePrecondition } from './etag.js'
+import { encodeValue } from './values.js'
 
 export interface PreferenceRouteOptions {
   maxValueBytes: number
@@ -21,8 +25,8 @@ export interface PreferenceRouteOptions {
   maxPageSize: number
 }
 
-const security = [{ bearerAuth: [] }]
-const tags = ['preferences']
+export const security = [{ bearerAuth: [] }]
+export const tags = ['preferences']
 
 /** Absolute URL of this list request with `offset` moved; other parameters kept. */
 function pageUrl (request: FastifyRequest, offset: number): string {
@@ -36,17 +40,7 @@ const preferenceRoutes: FastifyPluginAsyncTypebox<PreferenceRouteOptions> = asyn
   const db = fastify.preferencesDb
   const ListQuerySchema = listQuerySchema(options.maxPageSize)
 
-  function encodeValue (value: unknown): string {
-    let json: string
-    try {
-      json = JSON.stringify(value)
-    } catch {
-      throw new MalformedBodyError('The value is nested too deeply')
-    }
-    const bytes = Buffer.byteLength(json)
-    if (bytes > options.maxValueBytes) throw new ValueTooLargeError(bytes, options.maxValueBytes)
-    return json
-  }
+  const encode = (value: unknown) => encodeValue(value, options.maxValueBytes)
 
   const itemLocation = (userId: number, id: number) => `${fastify.prefix}/user/${userId}/preference/${id}/`
 
@@ -66,7 +60,7 @@ const preferenceRoutes: FastifyPluginAsyncTypebox<PreferenceRouteOptions> = asyn
         params: UserParamsSchema,
         body: CreatePreferenceBodySchema,
         response: {
-          201: withDescription(PreferenceSchema, 'Created; Location names the new preference'),
+          201: preferenceResponse('Created; Location names the new preference', true),
           ...authErrorResponses,
           ...conflictResponse,
           ...bodyErrorResponses
@@ -75,9 +69,10 @@ const preferenceRoutes: FastifyPluginAsyncTypebox<PreferenceRouteOptions> = asyn
     }, async (request, reply) => {
       const userId = request.preferencesUserId
       const { key, value } = request.body
-      const preference = await createPreference(db, userId, { key, valueJson: encodeValue(value) },
+      const preference = await createPreference(db, userId, { key, valueJson: encode(value) },
         options.maxPreferencesPerUser)
-      return reply.code(201).header('location', itemLocation(userId, preference.id)).send(preference)
+      return reply.code(201).header('location', itemLocation(userId, preference.id))
+        .header('etag', preferenceEtag(preference)).send(preference)
     })
 
     fastify.get(collection, {
@@ -86,24 +81,32 @@ const preferenceRoutes: FastifyPluginAsyncTypebox<PreferenceRouteOptions> = asyn
         tags,
         security,
         summary: 'List preferences',
-        description: 'A page of {user_id}\'s preferences, ordered by id.',
+        headers: ReadConditionHeadersSchema,
+        description: 'A page of {user_id}\'s preferences, ordered by id. With If-None-Match ' +
+          'holding the ETag of the same request\'s last response: 304 while nothing listed changed.',
         params: UserParamsSchema,
         querystring: ListQuerySchema,
         response: {
-          200: PreferenceListSchema,
+          200: withEtag(PreferenceListSchema, 'A page of preferences'),
+          ...notModifiedResponse,
           ...authErrorResponses
         }
       }
-    }, async (request) => {
+    }, async (request, reply) => {
       const { key, search, limit = Math.min(DEFAULT_PAGE_SIZE, options.maxPageSize), offset = 0 } = request.query
       const keys = [key, search].filter((k): k is string => k !== undefined)
       const page = await listPreferences(db, request.preferencesUserId, { keys, limit, offset })
-      return {
+      const body = {
         count: page.count,
         next: offset + limit < page.count ? pageUrl(request, offset + limit) : null,
         previous: offset > 0 ? pageUrl(request, Math.max(0, offset - limit)) : null,
         results: page.results
       }
+      // The tag hashes the whole body, so it changes when any listed preference (or the count) does.
+      const etag = bodyEtag(body)
+      reply.header('etag', etag)
+      if (notModified(request, etag)) return sendNotModified(reply)
+      return body
     })
 
     fastify.get(item, {
@@ -112,16 +115,22 @@ const preferenceRoutes: FastifyPluginAsyncTypebox<PreferenceRouteOptions> = asyn
         tags,
         security,
         summary: 'Get a preference',
+        headers: ReadConditionHeadersSchema,
+        description: 'With If-None-Match holding its current ETag (or `*`): 304, no body.',
         params: PreferenceParamsSchema,
         response: {
-          200: PreferenceSchema,
+          200: preferenceResponse('The preference'),
+          ...notModifiedResponse,
           ...authErrorResponses,
           ...notFoundResponse
         }
       }
-    }, async (request) => {
+    }, async (request, reply) => {
       const preference = await findPreference(db, request.preferencesUserId, request.preferenceId)
       if (preference === undefined) throw new NotFoundError()
+      const etag = preferenceEtag(preference)
+      reply.header('etag', etag)
+      if (notModified(request, etag)) return sendNotModified(reply)
       return preference
     })
 
@@ -131,25 +140,28 @@ const preferenceRoutes: FastifyPluginAsyncTypebox<PreferenceRouteOptions> = asyn
         tags,
         security,
         summary: 'Update a preference',
-        description: 'Changes the key, the value or both.',
+        headers: WriteConditionHeadersSchema,
+        description: 'Changes the key, the value or both. With If-Match: 412 unless it holds the ' +
+          'preference\'s current ETag (an absent preference stays a 404).',
         params: PreferenceParamsSchema,
         body: PatchPreferenceBodySchema,
         response: {
-          200: PreferenceSchema,
+          200: preferenceResponse('The updated preference'),
           ...authErrorResponses,
           ...notFoundResponse,
           ...conflictResponse,
+          ...preconditionFailedResponse,
           ...bodyErrorResponses
         }
       }
-    }, async (request) => {
+    }, async (request, reply) => {
       const { key, value } = request.body
       if (key === undefined && !Object.hasOwn(request.body, 'value')) throw new EmptyPatchError()
-      const valueJson = Object.hasOwn(request.body, 'value') ? encodeValue(value) : undefined
+      const valueJson = Object.hasOwn(request.body, 'value') ? encode(value) : undefined
       const preference = await updatePreference(db, request.preferencesUserId, request.preferenceId,
-        { key, valueJson })
+        { key, valueJson }, writePrecondition(request))
       if (preference === undefined) throw new NotFoundError()
-      return preference
+      return reply.header('etag', preferenceEtag(preference)).send(preference)
     })
 
     fastify.put(item, {
@@ -158,23 +170,26 @@ const preferenceRoutes: FastifyPluginAsyncTypebox<PreferenceRouteOptions> = asyn
         tags,
         security,
         summary: 'Replace a preference',
-        description: 'Sets both key and value. Never creates: an absent id is a 404.',
+        headers: WriteConditionHeadersSchema,
+        description: 'Sets both key and value. Never creates: an absent id is a 404. With ' +
+          'If-Match: 412 unless it holds the preference\'s current ETag.',
         params: PreferenceParamsSchema,
         body: ReplacePreferenceBodySchema,
         response: {
-          200: PreferenceSchema,
+          200: preferenceResponse('The updated preference'),
           ...authErrorResponses,
           ...notFoundResponse,
           ...conflictResponse,
+          ...preconditionFailedResponse,
           ...bodyErrorResponses
         }
       }
-    }, async (request) => {
+    }, async (request, reply) => {
       const { key, value } = request.body
       const preference = await updatePreference(db, request.preferencesUserId, request.preferenceId,
-        { key, valueJson: encodeValue(value) })
+        { key, valueJson: encode(value) }, writePrecondition(request))
       if (preference === undefined) throw new NotFoundError()
-      return preference
+      return reply.header('etag', preferenceEtag(preference)).send(preference)
     })
 
     fastify.delete(item, {
@@ -183,15 +198,19 @@ const preferenceRoutes: FastifyPluginAsyncTypebox<PreferenceRouteOptions> = asyn
         tags,
         security,
         summary: 'Delete a preference',
+        headers: WriteConditionHeadersSchema,
+        description: 'With If-Match: 412 unless it holds the preference\'s current ETag.',
         params: PreferenceParamsSchema,
         response: {
           204: Type.Null({ description: 'Deleted' }),
           ...authErrorResponses,
-          ...notFoundResponse
+          ...notFoundResponse,
+          ...preconditionFailedResponse
         }
       }
     }, async (request, reply) => {
-      const deleted = await deletePreference(db, request.preferencesUserId, request.preferenceId)
+      const deleted = await deletePreference(db, request.preferencesUserId, { id: request.preferenceId },
+        writePrecondition(request))
       if (!deleted) throw new NotFoundError()
       return reply.code(204).send(null)
     })

@@ -23,12 +23,40 @@ export const PreferenceParamsSchema = Type.Object({
 
 // `u`-flag pattern: excludes C0 controls, DEL and lone surrogates (a lone surrogate
 // cannot be stored as UTF-8, so it could not round-trip).
+export const KEY_PATTERN = '^[^\\u0000-\\u001F\\u007F\\uD800-\\uDFFF]*$'
+export const MAX_KEY_LENGTH = 255
+const KEY_REGEXP = new RegExp(KEY_PATTERN, 'u')
+
+/**
+ * Why `key` is not a valid preference key, or undefined when it is. The same rules as
+ * PreferenceKeySchema (length in code points, as JSON Schema counts), for keys that do not
+ * arrive as a body field: a path segment, the members of a merge patch.
+ */
+export function keyProblem (key: string): string | undefined {
+  const length = [...key].length
+  if (length === 0) return 'must not be empty'
+  if (length > MAX_KEY_LENGTH) return `must be at most ${MAX_KEY_LENGTH} characters, it has ${length}`
+  if (!KEY_REGEXP.test(key)) return 'must not contain control characters (U+0000 to U+001F, U+007F) or unpaired surrogates'
+  return undefined
+}
+
 export const PreferenceKeySchema = Type.String({
   minLength: 1,
-  maxLength: 255,
-  pattern: '^[^\\u0000-\\u001F\\u007F\\uD800-\\uDFFF]*$',
+  maxLength: MAX_KEY_LENGTH,
+  pattern: KEY_PATTERN,
   description: '1 to 255 characters, no control characters; case-sensitive, unique per user',
   examples: ['theme']
+})
+
+export const PreferenceKeyParamsSchema = Type.Object({
+  user_id: UserIdParamSchema,
+  key: Type.String({
+    minLength: 1,
+    maxLength: MAX_KEY_LENGTH,
+    pattern: KEY_PATTERN,
+    description: 'The preference key, percent-encoded as a path segment (a space is %20, a slash %2F)',
+    examples: ['theme', 'editor/font size']
+  })
 })
 
 export const PreferenceValueSchema = Type.Unknown({
@@ -64,6 +92,14 @@ export type CreatePreferenceBody = Static<typeof CreatePreferenceBodySchema>
 
 export const ReplacePreferenceBodySchema = CreatePreferenceBodySchema
 
+export const UpsertPreferenceBodySchema = Type.Object({
+  value: PreferenceValueSchema
+}, {
+  description: 'The key is in the path; other fields are ignored',
+  examples: [{ value: { mode: 'dark' } }]
+})
+export type UpsertPreferenceBody = Static<typeof UpsertPreferenceBodySchema>
+
 export const PatchPreferenceBodySchema = Type.Object({
   key: Type.Optional(PreferenceKeySchema),
   value: Type.Optional(PreferenceValueSchema)
@@ -97,3 +133,20 @@ export const PreferenceListSchema = Type.Object({
   results: Type.Array(PreferenceSchema)
 }, { title: 'Preference page' })
 export type PreferenceList = Static<typeof PreferenceListSchema>
+
+export function mergePatchBodySchema (maxEntries: number) {
+  return Type.Object({}, {
+    additionalProperties: Type.Unknown(),
+    maxProperties: maxEntries,
+    description: 'An object of key to value (RFC 7396 JSON merge patch of the user\'s preferences ' +
+      'seen as one object): null deletes the key; an object merges into a stored object value; ' +
+      'anything else sets the value. Keys follow the usual key rules.',
+    examples: [{ theme: { mode: 'dark', accent: null }, 'tour.seen': true, legacy_flag: null }]
+  })
+}
+
+export const MergePatchResultSchema = Type.Object({
+  results: Type.Array(PreferenceSchema, { description: 'The created or updated preferences, in patch order' }),
+  deleted: Type.Array(Type.String(), { description: 'The keys that existed and were deleted, in patch order' })
+}, { title: 'Merge patch result' })
+export type MergePatchResult = Static<typeof MergePatchResultSchema>

@@ -1,5 +1,6 @@
-import type { TSchema } from '@sinclair/typebox'
+import { type TSchema, Type } from '@sinclair/typebox'
 import { ErrorSchema } from './error.js'
+import { PreferenceSchema } from './preference.js'
 
 export function withDescription<T extends TSchema> (schema: T, description: string): T {
   return { ...schema, description }
@@ -21,4 +22,40 @@ export const conflictResponse = { 409: error('The key exists for this user (PREF
 export const bodyErrorResponses = {
   413: error('The value or the body is too large (PREFERENCE_VALUE_TOO_LARGE, PREFERENCE_BODY_TOO_LARGE)'),
   415: error('Content-Type is not application/json or application/x-www-form-urlencoded (PREFERENCE_UNSUPPORTED_MEDIA_TYPE)')
+}
+export const mergePatchBodyErrorResponses = {
+  413: error('A value (after merging) or the body is too large (PREFERENCE_VALUE_TOO_LARGE, PREFERENCE_BODY_TOO_LARGE); the message names the key'),
+  415: error('Content-Type is not application/merge-patch+json (PREFERENCE_UNSUPPORTED_MEDIA_TYPE)')
+}
+
+const ETAG_HEADER = {
+  ETag: Type.String({ description: 'Strong entity tag of the preference; send it back in If-Match or If-None-Match' })
+}
+
+/** A 200/201 preference response that carries an ETag (and, for 201, a Location). */
+export function preferenceResponse (description: string, location = false): typeof PreferenceSchema {
+  return {
+    ...PreferenceSchema,
+    description,
+    headers: {
+      ...ETAG_HEADER,
+      ...(location && { Location: Type.String({ description: 'Path of the preference by id' }) })
+    }
+  }
+}
+
+/** A 200 response other than one preference that carries an ETag (the list). */
+export function withEtag<T extends TSchema> (schema: T, description: string): T {
+  return {
+    ...schema,
+    description,
+    headers: { ETag: Type.String({ description: 'Strong entity tag of this response; changes when any listed preference does' }) }
+  }
+}
+
+export const notModifiedResponse = {
+  304: Type.Null({ description: 'Not Modified: If-None-Match matches the current ETag; no body' })
+}
+export const preconditionFailedResponse = {
+  412: error('If-Match does not match the current ETag, or If-None-Match does (PREFERENCE_PRECONDITION_FAILED)')
 }

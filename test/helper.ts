@@ -1,5 +1,7 @@
 import { createSigner, type SignerOptions } from 'fast-jwt'
-import Fastify, { type FastifyInstance, type InjectOptions, type LightMyRequestResponse } from 'fastify'
+import Fastify, {
+  type FastifyInstance, type FastifyServerOptions, type InjectOptions, type LightMyRequestResponse
+} from 'fastify'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -43,6 +45,8 @@ export const bearer = (t: string) => ({ authorization: `Bearer ${t}` })
 
 export interface BuildOptions {
   plugin?: Partial<PreferencesPluginOptions>
+  /** Options of the host Fastify instance (e.g. routerOptions.maxParamLength). */
+  server?: FastifyServerOptions
 }
 
 export interface TestApp {
@@ -116,7 +120,7 @@ async function withPgClient (fn: (client: pg.Client) => Promise<void>): Promise<
  */
 export async function build (t: Test, options: BuildOptions = {}): Promise<TestApp> {
   const { db } = openDatabase(await freshDatabaseUrl(t))
-  const app = Fastify({ logger: false })
+  const app = Fastify({ logger: false, ...options.server })
   await app.register(preferences, {
     prefix: PREFIX,
     auth: { secret: SECRET },
