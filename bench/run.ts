@@ -4,7 +4,7 @@
 // SQLite files. Prints a table and writes bench/results.json.
 import autocannon from 'autocannon'
 import SQLite from 'better-sqlite3'
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -89,8 +89,9 @@ async function waitForHttp (url: string, child: ChildProcess): Promise<void> {
 
 async function startServer (name: Server['name'], file: string): Promise<Server> {
   const port = await freePort()
-  const script = name === 'plugin' ? 'server.ts' : 'bench/baseline.ts'
-  const child = spawn(process.execPath, ['--import', 'tsx', script], {
+  // The plugin runs as `npm start` runs it (built JavaScript); the baseline from its source.
+  const argv = name === 'plugin' ? ['dist/server.js'] : ['--import', 'tsx', 'bench/baseline.ts']
+  const child = spawn(process.execPath, argv, {
     cwd: root,
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: file, JWT_SECRET: SECRET, LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'ignore', 'inherit']
@@ -312,6 +313,9 @@ async function scale (): Promise<void> {
     rmSync(dir, { recursive: true, force: true })
   }
 }
+
+const build = spawnSync('npm', ['run', '-s', 'build'], { cwd: root, stdio: 'inherit' })
+if (build.status !== 0) process.exit(1)
 
 if (args.scale) await scale()
 else await compare()

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import SQLite from 'better-sqlite3'
-import { Kysely, PostgresDialect, SqliteDialect } from 'kysely'
+import { Kysely, PostgresDialect, type SqliteDatabase, SqliteDialect } from 'kysely'
 import pg from 'pg'
 import { InvalidOptionError } from '../errors.js'
 import type { Database, Dialect } from './types.js'
@@ -40,6 +40,29 @@ export function parseDatabaseUrl (url: string | undefined): DatabaseTarget {
   return { dialect: 'sqlite', path: value }
 }
 
+const STATEMENT_CACHE_SIZE = 256
+
+/**
+ * Kysely's SQLite driver prepares every statement on every query; better-sqlite3 statements
+ * are reusable, so keep the most recent ones by SQL text. Safe because better-sqlite3 runs
+ * one statement at a time to completion.
+ */
+export function withStatementCache (sqlite: SQLite.Database): SqliteDatabase {
+  const statements = new Map<string, SQLite.Statement>()
+  return {
+    close: () => { sqlite.close() },
+    prepare: (text: string) => {
+      let statement = statements.get(text)
+      if (statement === undefined) {
+        statement = sqlite.prepare(text)
+        if (statements.size >= STATEMENT_CACHE_SIZE) statements.delete(statements.keys().next().value as string)
+        statements.set(text, statement)
+      }
+      return statement
+    }
+  }
+}
+
 export interface OpenedDatabase {
   db: Kysely<Database>
   dialect: Dialect
@@ -76,7 +99,7 @@ export function openDatabase (url: string | undefined, options: ConnectOptions =
   sqlite.pragma('synchronous = FULL')
   sqlite.pragma(`busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)}`)
   return {
-    db: new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }),
+    db: new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) }),
     dialect: 'sqlite',
     description: memory ? 'sqlite :memory:' : `sqlite ${resolve(target.path)}`
   }

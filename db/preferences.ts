@@ -1,6 +1,7 @@
 import { type Kysely, PostgresAdapter, sql } from 'kysely'
 import { KeyExistsError, LimitReachedError } from '../errors.js'
 import type { Preference } from '../schemas/preference.js'
+import { compiledQuery } from './compiled.js'
 import type { Database, UserPreferenceRow } from './types.js'
 
 // Every query here is scoped by user_id and served by the (user_id, key) unique index or
@@ -93,37 +94,48 @@ export async function selectForWrite (trx: Db, userId: number, target: Preferenc
   return query.executeTakeFirst()
 }
 
+// The queries on every request's path are compiled once (db/compiled.ts).
+const selectById = compiledQuery<'userId' | 'id', UserPreferenceRow>((db, p) =>
+  db.selectFrom('user_preference').selectAll().where('user_id', '=', p('userId')).where('id', '=', p('id')))
+const selectByKey = compiledQuery<'userId' | 'key', UserPreferenceRow>((db, p) =>
+  db.selectFrom('user_preference').selectAll().where('user_id', '=', p('userId')).where('key', '=', p('key')))
+const countAll = compiledQuery<'userId', { count: number | string }>((db, p) =>
+  db.selectFrom('user_preference').select((eb) => eb.fn.countAll<number | string>().as('count'))
+    .where('user_id', '=', p('userId')))
+const countKey = compiledQuery<'userId' | 'key', { count: number | string }>((db, p) =>
+  db.selectFrom('user_preference').select((eb) => eb.fn.countAll<number | string>().as('count'))
+    .where('user_id', '=', p('userId')).where('key', '=', p('key')))
+const pageAll = compiledQuery<'userId' | 'limit' | 'offset', UserPreferenceRow>((db, p) =>
+  db.selectFrom('user_preference').selectAll().where('user_id', '=', p('userId'))
+    .orderBy('id').limit(p('limit')).offset(p('offset')))
+const pageKey = compiledQuery<'userId' | 'key' | 'limit' | 'offset', UserPreferenceRow>((db, p) =>
+  db.selectFrom('user_preference').selectAll().where('user_id', '=', p('userId')).where('key', '=', p('key'))
+    .orderBy('id').limit(p('limit')).offset(p('offset')))
+
 export async function findPreference (db: Db, userId: number, id: number): Promise<Preference | undefined> {
-  const row = await db.selectFrom('user_preference').selectAll()
-    .where('user_id', '=', userId)
-    .where('id', '=', id)
-    .executeTakeFirst()
+  const [row] = await selectById(db, { userId, id })
   return row === undefined ? undefined : toPreference(row)
 }
 
 export async function findPreferenceByKey (db: Db, userId: number, key: string): Promise<Preference | undefined> {
-  const row = await db.selectFrom('user_preference').selectAll()
-    .where('user_id', '=', userId)
-    .where('key', '=', key)
-    .executeTakeFirst()
+  const [row] = await selectByKey(db, { userId, key })
   return row === undefined ? undefined : toPreference(row)
 }
 
 export async function listPreferences (db: Db, userId: number, filter: ListFilter): Promise<PreferencePage> {
-  let query = db.selectFrom('user_preference').where('user_id', '=', userId)
-  for (const key of filter.keys) query = query.where('key', '=', key)
+  const keys = [...new Set(filter.keys)]
+  // Two different exact keys cannot both match.
+  if (keys.length > 1) return { count: 0, results: [] }
+  const key = keys[0]
 
-  const { count } = await query
-    .select((eb) => eb.fn.countAll<number | string>().as('count'))
-    .executeTakeFirstOrThrow()
+  const [{ count }] = key === undefined ? await countAll(db, { userId }) : await countKey(db, { userId, key })
   const total = Number(count)
   if (total === 0 || filter.offset >= total) return { count: total, results: [] }
 
-  const rows = await query.selectAll()
-    .orderBy('id')
-    .limit(filter.limit)
-    .offset(filter.offset)
-    .execute()
+  const { limit, offset } = filter
+  const rows = key === undefined
+    ? await pageAll(db, { userId, limit, offset })
+    : await pageKey(db, { userId, key, limit, offset })
   return { count: total, results: rows.map(toPreference) }
 }
 
@@ -143,10 +155,7 @@ export async function lockUserForCreate (trx: Db, userId: number): Promise<void>
 
 /** How many preferences the user holds. */
 export async function countPreferences (db: Db, userId: number): Promise<number> {
-  const { count } = await db.selectFrom('user_preference')
-    .select((eb) => eb.fn.countAll<number | string>().as('count'))
-    .where('user_id', '=', userId)
-    .executeTakeFirstOrThrow()
+  const [{ count }] = await countAll(db, { userId })
   return Number(count)
 }
 
@@ -191,19 +200,26 @@ export async function createPreference (
   }
 }
 
+const updateValue = compiledQuery<'userId' | 'id' | 'value' | 'now', UserPreferenceRow>((db, p) =>
+  db.updateTable('user_preference').set({ value: p('value'), last_updated_at: p('now') })
+    .where('user_id', '=', p('userId')).where('id', '=', p('id')).returningAll())
+const updateKey = compiledQuery<'userId' | 'id' | 'key' | 'now', UserPreferenceRow>((db, p) =>
+  db.updateTable('user_preference').set({ key: p('key'), last_updated_at: p('now') })
+    .where('user_id', '=', p('userId')).where('id', '=', p('id')).returningAll())
+const updateKeyAndValue = compiledQuery<'userId' | 'id' | 'key' | 'value' | 'now', UserPreferenceRow>((db, p) =>
+  db.updateTable('user_preference').set({ key: p('key'), value: p('value'), last_updated_at: p('now') })
+    .where('user_id', '=', p('userId')).where('id', '=', p('id')).returningAll())
+
 async function applyChanges (
   db: Db, userId: number, id: number, changes: PreferenceChanges, now: Date
 ): Promise<Preference | undefined> {
-  const row = await db.updateTable('user_preference')
-    .set({
-      ...(changes.key !== undefined && { key: changes.key }),
-      ...(changes.valueJson !== undefined && { value: changes.valueJson }),
-      last_updated_at: now.toISOString()
-    })
-    .where('user_id', '=', userId)
-    .where('id', '=', id)
-    .returningAll()
-    .executeTakeFirst()
+  const { key, valueJson: value } = changes
+  const at = { userId, id, now: now.toISOString() }
+  const [row] = key === undefined
+    ? await updateValue(db, { ...at, value })
+    : value === undefined
+      ? await updateKey(db, { ...at, key })
+      : await updateKeyAndValue(db, { ...at, key, value })
   return row === undefined ? undefined : toPreference(row)
 }
 
@@ -228,11 +244,16 @@ export async function updatePreference (
   }
 }
 
+const deleteById = compiledQuery<'userId' | 'id', { id: number | string }>((db, p) =>
+  db.deleteFrom('user_preference').where('user_id', '=', p('userId')).where('id', '=', p('id')).returning('id'))
+const deleteByKey = compiledQuery<'userId' | 'key', { id: number | string }>((db, p) =>
+  db.deleteFrom('user_preference').where('user_id', '=', p('userId')).where('key', '=', p('key')).returning('id'))
+
 async function deleteTarget (db: Db, userId: number, target: PreferenceTarget): Promise<boolean> {
-  let query = db.deleteFrom('user_preference').where('user_id', '=', userId)
-  query = 'id' in target ? query.where('id', '=', target.id) : query.where('key', '=', target.key)
-  const result = await query.executeTakeFirst()
-  return result.numDeletedRows > 0n
+  const deleted = 'id' in target
+    ? await deleteById(db, { userId, id: target.id })
+    : await deleteByKey(db, { userId, key: target.key })
+  return deleted.length > 0
 }
 
 /**
