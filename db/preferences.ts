@@ -1,6 +1,7 @@
 import { type Kysely, PostgresAdapter, sql } from 'kysely'
 import { KeyExistsError, LimitReachedError } from '../errors.js'
 import type { Preference } from '../schemas/preference.js'
+import { JsonText } from '../schemas/json-text.js'
 import { compiledQuery } from './compiled.js'
 import type { Database, UserPreferenceRow } from './types.js'
 
@@ -49,7 +50,7 @@ export function toPreference (row: UserPreferenceRow): Preference {
     id: Number(row.id),
     user_id: Number(row.user_id),
     key: row.key,
-    value: JSON.parse(row.value),
+    value: new JsonText(row.value),
     created_at: toIso(row.created_at),
     last_updated_at: toIso(row.last_updated_at)
   }

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { MalformedBodyError } from '../errors.js'
+import { memberJsonText, minifyJson, VALUE_TEXT } from '../schemas/json-text.js'
 
 export interface BodyParserOptions {
   bodyLimit: number
@@ -15,13 +16,27 @@ export function parseJsonText (text: string, what = 'The body'): unknown {
   }
 }
 
+/** Keeps the JSON text of a body object's `value` member beside the parsed body. */
+function keepValueText (body: unknown, valueText: () => string | undefined): unknown {
+  if (body !== null && typeof body === 'object' && !Array.isArray(body) && Object.hasOwn(body, 'value')) {
+    const text = valueText()
+    if (text !== undefined) Object.defineProperty(body, VALUE_TEXT, { value: text })
+  }
+  return body
+}
+
+/** A JSON body, with the text of its `value` member kept. */
+export function parseJsonBody (text: string): unknown {
+  return keepValueText(parseJsonText(text), () => memberJsonText(text, 'value'))
+}
+
 /**
  * A form body is either fields (`key=...&value=<JSON text>`) or, as the original API's
  * examples send it, a whole JSON document under the form content type.
  */
 export function parseFormBody (text: string): unknown {
   const trimmed = text.trimStart()
-  if (trimmed.startsWith('{')) return parseJsonText(trimmed)
+  if (trimmed.startsWith('{')) return parseJsonBody(trimmed)
   const fields = new URLSearchParams(text)
   const body: Record<string, unknown> = Object.create(null)
   for (const name of new Set(fields.keys())) {
@@ -29,6 +44,7 @@ export function parseFormBody (text: string): unknown {
     // A repeated field is kept as a list so that validation rejects it instead of guessing.
     if (name === 'value') {
       body.value = values.length === 1 ? parseJsonText(values[0], 'The form field "value"') : values
+      if (values.length === 1) keepValueText(body, () => minifyJson(values[0].trim()))
     } else {
       body[name] = values.length === 1 ? values[0] : values
     }
@@ -41,7 +57,7 @@ export function addJsonParser (fastify: FastifyInstance, contentType: string, bo
   fastify.addContentTypeParser(contentType, { parseAs: 'string', bodyLimit },
     (_request: FastifyRequest, body: string | Buffer, done) => {
       try {
-        done(null, parseJsonText(body.toString()))
+        done(null, parseJsonBody(body.toString()))
       } catch (error) {
         done(error as Error)
       }

@@ -7,6 +7,7 @@ import bodyParsersPlugin from './body-parsers.js'
 import databasePlugin from './database.js'
 import errorHandlerPlugin from './error-handler.js'
 import { type PreferencesPluginOptions, resolveOptions } from './options.js'
+import { serializerCompiler } from './serialization.js'
 import { validatorCompiler } from './validation.js'
 
 /**
@@ -18,6 +19,7 @@ async function preferences (fastify: FastifyInstance, options: PreferencesPlugin
   const resolved = resolveOptions(options)
 
   fastify.setValidatorCompiler(validatorCompiler)
+  fastify.setSerializerCompiler(serializerCompiler)
   await fastify.register(errorHandlerPlugin)
   await fastify.register(databasePlugin, resolved)
   await fastify.register(authPlugin, resolved.auth)

@@ -13,7 +13,7 @@ import {
 import { notModified, preferenceEtag, sendNotModified, writePrecondition } from './etag.js'
 import type { PreferenceRouteOptions } from './preferences.js'
 import { security, tags } from './preferences.js'
-import { encodeValue } from './values.js'
+import { bodyValueText, encodeValue } from './values.js'
 
 /**
  * GET, PUT (upsert) and DELETE of a preference addressed by its key, percent-encoded as one
@@ -74,7 +74,7 @@ const byKeyRoutes: FastifyPluginAsyncTypebox<PreferenceRouteOptions> = async (fa
       }
     }, async (request, reply) => {
       const userId = request.preferencesUserId
-      const valueJson = encodeValue(request.body.value, options.maxValueBytes)
+      const valueJson = encodeValue(request.body.value, options.maxValueBytes, 'The value', bodyValueText(request.body))
       const { preference, created } = await upsertPreferenceByKey(db, userId, request.preferenceKey, valueJson,
         options.maxPreferencesPerUser, writePrecondition(request))
       reply.header('etag', preferenceEtag(preference))

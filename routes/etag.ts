@@ -2,7 +2,11 @@ import { createHash } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Precondition } from '../db/preferences.js'
 import { PreconditionFailedError } from '../errors.js'
-import type { Preference } from '../schemas/preference.js'
+import { jsonTextOf } from '../schemas/json-text.js'
+import type { Preference, PreferenceList } from '../schemas/preference.js'
+import { preferenceListJson } from '../plugins/serialization.js'
+
+const quote = JSON.stringify
 
 // Entity tags and the conditional request headers of RFC 9110 section 13.
 
@@ -13,12 +17,12 @@ const quotedHash = (text: string): string => `"${createHash('sha1').update(text)
  * and last_updated_at, which every write sets), so it changes whenever the preference does.
  */
 export function preferenceEtag (preference: Preference): string {
-  return quotedHash(JSON.stringify([preference.id, preference.key, preference.value, preference.last_updated_at]))
+  return quotedHash(`${preference.id}\n${quote(preference.key)}\n${preference.last_updated_at}\n${jsonTextOf(preference.value)}`)
 }
 
-/** The strong ETag of a response body other than one preference (the list): a hash of its JSON. */
-export function bodyEtag (body: unknown): string {
-  return quotedHash(JSON.stringify(body))
+/** The strong ETag of a list page: a hash of its JSON, so it changes when any listed preference does. */
+export function listEtag (list: PreferenceList): string {
+  return quotedHash(preferenceListJson(list))
 }
 
 interface EntityTag {

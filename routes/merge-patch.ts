@@ -11,6 +11,7 @@ import { mergePatch } from './json-merge-patch.js'
 import type { PreferenceRouteOptions } from './preferences.js'
 import { security, tags } from './preferences.js'
 import { encodeValue } from './values.js'
+import { plainValue } from '../schemas/json-text.js'
 
 export interface MergePatchRouteOptions extends PreferenceRouteOptions {
   bodyLimit: number
@@ -44,7 +45,7 @@ const mergePatchRoutes: FastifyPluginAsyncTypebox<MergePatchRouteOptions> = asyn
       }
       let merged: unknown
       try {
-        merged = mergePatch(current.get(key)?.value, value)
+        merged = mergePatch(plainValue(current.get(key)?.value), value)
       } catch {
         throw new MalformedBodyError(`The value of ${quoted(key)} is nested too deeply`)
       }

@@ -16,8 +16,8 @@ import {
   authErrorResponses, bodyErrorResponses, conflictResponse, notFoundResponse, notModifiedResponse,
   preconditionFailedResponse, preferenceResponse, withEtag
 } from '../schemas/responses.js'
-import { bodyEtag, notModified, preferenceEtag, sendNotModified, writePrecondition } from './etag.js'
-import { encodeValue } from './values.js'
+import { listEtag, notModified, preferenceEtag, sendNotModified, writePrecondition } from './etag.js'
+import { bodyValueText, encodeValue } from './values.js'
 
 export interface PreferenceRouteOptions {
   maxValueBytes: number
@@ -40,7 +40,7 @@ const preferenceRoutes: FastifyPluginAsyncTypebox<PreferenceRouteOptions> = asyn
   const db = fastify.preferencesDb
   const ListQuerySchema = listQuerySchema(options.maxPageSize)
 
-  const encode = (value: unknown) => encodeValue(value, options.maxValueBytes)
+  const encode = (value: unknown, body: object) => encodeValue(value, options.maxValueBytes, 'The value', bodyValueText(body))
 
   const itemLocation = (userId: number, id: number) => `${fastify.prefix}/user/${userId}/preference/${id}/`
 
@@ -69,7 +69,7 @@ const preferenceRoutes: FastifyPluginAsyncTypebox<PreferenceRouteOptions> = asyn
     }, async (request, reply) => {
       const userId = request.preferencesUserId
       const { key, value } = request.body
-      const preference = await createPreference(db, userId, { key, valueJson: encode(value) },
+      const preference = await createPreference(db, userId, { key, valueJson: encode(value, request.body) },
         options.maxPreferencesPerUser)
       return reply.code(201).header('location', itemLocation(userId, preference.id))
         .header('etag', preferenceEtag(preference)).send(preference)
@@ -103,7 +103,7 @@ const preferenceRoutes: FastifyPluginAsyncTypebox<PreferenceRouteOptions> = asyn
         results: page.results
       }
       // The tag hashes the whole body, so it changes when any listed preference (or the count) does.
-      const etag = bodyEtag(body)
+      const etag = listEtag(body)
       reply.header('etag', etag)
       if (notModified(request, etag)) return sendNotModified(reply)
       return body
@@ -157,7 +157,7 @@ const preferenceRoutes: FastifyPluginAsyncTypebox<PreferenceRouteOptions> = asyn
     }, async (request, reply) => {
       const { key, value } = request.body
       if (key === undefined && !Object.hasOwn(request.body, 'value')) throw new EmptyPatchError()
-      const valueJson = Object.hasOwn(request.body, 'value') ? encode(value) : undefined
+      const valueJson = Object.hasOwn(request.body, 'value') ? encode(value, request.body) : undefined
       const preference = await updatePreference(db, request.preferencesUserId, request.preferenceId,
         { key, valueJson }, writePrecondition(request))
       if (preference === undefined) throw new NotFoundError()
@@ -187,7 +187,7 @@ const preferenceRoutes: FastifyPluginAsyncTypebox<PreferenceRouteOptions> = asyn
     }, async (request, reply) => {
       const { key, value } = request.body
       const preference = await updatePreference(db, request.preferencesUserId, request.preferenceId,
-        { key, valueJson: encode(value) }, writePrecondition(request))
+        { key, valueJson: encode(value, request.body) }, writePrecondition(request))
       if (preference === undefined) throw new NotFoundError()
       return reply.header('etag', preferenceEtag(preference)).send(preference)
     })

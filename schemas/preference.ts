@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
+import { SERIALIZE } from './json-text.js'
 
 /** Decimal digits without sign or leading zeros. */
 export const ID_PATTERN = '^[1-9][0-9]*$'
@@ -79,6 +80,9 @@ export const PreferenceSchema = Type.Object({
   last_updated_at: Timestamp('When it was last changed; equals created_at until the first update')
 }, { title: 'User Preference' })
 
+// Written by hand (plugins/serialization.ts) so that values go out as their stored JSON text.
+Object.assign(PreferenceSchema, { [SERIALIZE]: 'preference' })
+
 export type Preference = Static<typeof PreferenceSchema>
 
 export const CreatePreferenceBodySchema = Type.Object({
@@ -132,6 +136,8 @@ export const PreferenceListSchema = Type.Object({
   previous: Type.Union([Type.String(), Type.Null()], { description: 'Absolute URL of the previous page, or null' }),
   results: Type.Array(PreferenceSchema)
 }, { title: 'Preference page' })
+Object.assign(PreferenceListSchema, { [SERIALIZE]: 'preference-list' })
+
 export type PreferenceList = Static<typeof PreferenceListSchema>
 
 export function mergePatchBodySchema (maxEntries: number) {
