@@ -12,3 +12,7 @@ export type { Database, UserPreferenceTable } from './db/types.js'
 export * from './errors.js'
 export * from './schemas/preference.js'
 export { ErrorSchema, type ErrorBody } from './schemas/error.js'
+export {
+  bearerSecurityScheme, PREFERENCES_SECURITY_SCHEME, PREFERENCES_TAG, preferencesOpenapi, preferencesSecuritySchemes,
+  preferencesTags, type BearerSecurityScheme
+} from './openapi.js'

@@ -2,6 +2,9 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { MalformedBodyError } from '../errors.js'
 
+/** The request bodies this API reads; anything else is a 415. */
+export const ACCEPTED_CONTENT_TYPES = ['application/json', 'application/x-www-form-urlencoded']
+
 export interface BodyParserOptions {
   bodyLimit: number
 }
@@ -37,6 +40,13 @@ export function parseFormBody (text: string): unknown {
 }
 
 async function bodyParsersPlugin (fastify: FastifyInstance, options: BodyParserOptions): Promise<void> {
+  // The OpenAPI document lists the parsers below as the media types of every request body,
+  // unless a route names its own (`consumes`, read by @fastify/swagger).
+  fastify.addHook('onRoute', (route) => {
+    const schema = route.schema as { body?: unknown, consumes?: string[] } | undefined
+    if (schema?.body !== undefined && schema.consumes === undefined) schema.consumes = [...ACCEPTED_CONTENT_TYPES]
+  })
+
   // Only what this API accepts: anything else is answered 415 by Fastify.
   fastify.removeAllContentTypeParsers()
   fastify.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: options.bodyLimit },

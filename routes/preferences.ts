@@ -12,7 +12,7 @@ import {
   UserParamsSchema
 } from '../schemas/preference.js'
 import {
-  authErrorResponses, bodyErrorResponses, conflictResponse, notFoundResponse, withDescription
+  authErrorResponses, bodyErrorResponses, conflictResponse, createdResponse, notFoundResponse
 } from '../schemas/responses.js'
 
 export interface PreferenceRouteOptions {
@@ -66,7 +66,7 @@ const preferenceRoutes: FastifyPluginAsyncTypebox<PreferenceRouteOptions> = asyn
         params: UserParamsSchema,
         body: CreatePreferenceBodySchema,
         response: {
-          201: withDescription(PreferenceSchema, 'Created; Location names the new preference'),
+          201: createdResponse,
           ...authErrorResponses,
           ...conflictResponse,
           ...bodyErrorResponses

@@ -1,8 +1,23 @@
 import type { TSchema } from '@sinclair/typebox'
 import { ErrorSchema } from './error.js'
+import { PreferenceSchema } from './preference.js'
 
 export function withDescription<T extends TSchema> (schema: T, description: string): T {
   return { ...schema, description }
+}
+
+interface HeaderSchema { type: 'string', description: string, example: string }
+
+/** 201 from a create: the Preference, and a Location header (documented by @fastify/swagger). */
+export const createdResponse: typeof PreferenceSchema & { headers: Record<string, HeaderSchema> } = {
+  ...withDescription(PreferenceSchema, 'Created; `Location` names the new preference'),
+  headers: {
+    location: {
+      type: 'string',
+      description: 'Path of the new preference, under the mount prefix, with the real user id (never `me`)',
+      example: '/api/v2/user/1/preference/1/'
+    }
+  }
 }
 
 const error = (description: string) => withDescription(ErrorSchema, description)
