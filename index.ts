@@ -3,8 +3,9 @@ import preferences from './plugins/preferences.js'
 export default preferences
 export { preferences }
 export type {
-  Caller, CallerMapper, JwtAlgorithm, PreferencesAuthOptions, PreferencesPluginOptions, TokenClaims
+  Caller, CallerMapper, HostVerifier, JwtAlgorithm, PreferencesAuthOptions, PreferencesPluginOptions, TokenClaims
 } from './plugins/options.js'
+export { HOST_JWT } from './plugins/options.js'
 export { defaultMapCaller } from './plugins/auth.js'
 export { openDatabase, parseDatabaseUrl, type ConnectOptions } from './db/connect.js'
 export { createMigrator, migrateToLatest } from './db/migrate.js'
