@@ -17,3 +17,7 @@ export {
   bearerSecurityScheme, PREFERENCES_SECURITY_SCHEME, PREFERENCES_TAG, preferencesOpenapi, preferencesSecuritySchemes,
   preferencesTags, type BearerSecurityScheme
 } from './openapi.js'
+export {
+  createPreferencesClient, type CallOptions, type ListOptions, type PreferencesClient, type PreferencesClientOptions,
+  type UserRef
+} from './client.js'
