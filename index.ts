@@ -1,5 +1,10 @@
 import preferences from './plugins/preferences.js'
 
+// Fastify's types as the plugin decorates them (request.preferencesCaller, preferencesUserId,
+// preferenceId; fastify.preferencesDb): these modules carry the declaration merging, and
+// exporting from them puts it in the package's .d.ts.
+export type { DatabasePluginOptions } from './plugins/database.js'
+
 export default preferences
 export { preferences }
 export type {
