@@ -2,6 +2,7 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import { Type } from '@sinclair/typebox'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import { preferencesOpenapi } from './openapi.js'
 import preferences from './plugins/preferences.js'
 import type { PreferencesPluginOptions } from './plugins/options.js'
 
@@ -45,15 +46,15 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
         description: 'Per-user key/value preferences. Authenticate with a Bearer JWT.',
         version: '2.0.0'
       },
-      components: {
-        securitySchemes: {
-          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }
-        }
-      },
-      tags: [{ name: 'preferences', description: 'A user\'s preferences' }]
+      components: { securitySchemes: { ...preferencesOpenapi.components.securitySchemes } },
+      tags: [...preferencesOpenapi.tags, { name: 'health', description: 'For load balancers and monitors' }]
     }
   })
-  await app.register(swaggerUi, { routePrefix: '/documentation' })
+  await app.register(swaggerUi, {
+    routePrefix: '/documentation',
+    // A token pasted under "Authorize" is sent with "Try it out" and survives a page reload.
+    uiConfig: { persistAuthorization: true, tryItOutEnabled: true, displayRequestDuration: true }
+  })
 
   app.get('/health', {
     schema: {

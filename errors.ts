@@ -67,3 +67,30 @@ export const ERROR_CODES = {
 /** Thrown at start-up when an environment variable is wrong; printed, then the process exits. */
 export const InvalidConfigError = createError(
   'PREFERENCE_INVALID_CONFIG', 'Invalid configuration: %s', 500)
+
+/** A code the API sends, or the client's own for an answer that is not the API's. */
+export type PreferencesErrorCode = keyof typeof ERROR_CODES | 'PREFERENCE_UNEXPECTED_RESPONSE'
+
+const ApiErrorBase = createError<string, [string]>('PREFERENCE_UNEXPECTED_RESPONSE', '%s')
+
+/**
+ * What the client (`fastify-user-preferences/client`) throws for an error answer: the HTTP
+ * `status`, the API's `code` (see ERROR_CODES; `PREFERENCE_UNEXPECTED_RESPONSE` when the answer
+ * is not one of the API's, e.g. from a proxy) and its `message`.
+ */
+export class PreferencesApiError extends ApiErrorBase {
+  /** The HTTP status of the answer (also in `statusCode`). */
+  readonly status: number
+  declare code: PreferencesErrorCode | (string & {})
+  /** The answer's body: the API's error object, or the text of an unexpected answer. */
+  readonly body: unknown
+
+  constructor (status: number, code: string, message: string, body?: unknown) {
+    super(message)
+    this.name = 'PreferencesApiError'
+    this.status = status
+    this.statusCode = status
+    this.code = code
+    this.body = body
+  }
+}

@@ -47,7 +47,7 @@ const STATEMENT_CACHE_SIZE = 256
  * are reusable, so keep the most recent ones by SQL text. Safe because better-sqlite3 runs
  * one statement at a time to completion.
  */
-export function withStatementCache (sqlite: SQLite.Database): SqliteDatabase {
+function withStatementCache (sqlite: SQLite.Database): SqliteDatabase {
   const statements = new Map<string, SQLite.Statement>()
   return {
     close: () => { sqlite.close() },

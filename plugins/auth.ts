@@ -2,10 +2,13 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { createVerifier } from 'fast-jwt'
 import {
-  AuthInvalidError, AuthRequiredError, ForbiddenError, InvalidPathParameterError
+  AuthInvalidError, AuthRequiredError, ForbiddenError, InvalidOptionError, InvalidPathParameterError
 } from '../errors.js'
 import { keyProblem } from '../schemas/preference.js'
-import type { Caller, ResolvedAuthOptions, TokenClaims } from './options.js'
+import {
+  type Caller, HOST_JWT, type HostVerifier, type ResolvedAuthOptions, type ResolvedHostAuthOptions,
+  type ResolvedTokenAuthOptions, type TokenClaims
+} from './options.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -80,7 +83,7 @@ function pathId (name: string, value: string | undefined, caller: Caller): numbe
  * Registering @fastify/jwt here would decorate the host's `fastify.jwt` (or collide with
  * it), so two mounts of this plugin, or a host with its own @fastify/jwt, could not coexist.
  */
-export function createTokenVerifier (options: ResolvedAuthOptions): (token: string) => TokenClaims {
+export function createTokenVerifier (options: ResolvedTokenAuthOptions): (token: string) => TokenClaims {
   return createVerifier({
     key: options.key,
     algorithms: options.algorithms,
@@ -105,8 +108,73 @@ function pathKey (value: string): string {
   return value
 }
 
-async function authPlugin (fastify: FastifyInstance, options: ResolvedAuthOptions): Promise<void> {
+/** Finds the caller's verified claims, or throws this plugin's 401. */
+type Authenticate = (request: FastifyRequest) => Promise<unknown>
+
+/** The plugin's own verification: a Bearer JWT checked with the configured key. */
+function tokenAuthentication (options: ResolvedTokenAuthOptions): Authenticate {
   const verify = createTokenVerifier(options)
+  return async (request) => {
+    const header = request.headers.authorization
+    if (header === undefined || !/^bearer\b/i.test(header)) throw new AuthRequiredError()
+    const match = header.length <= MAX_TOKEN_LENGTH ? BEARER.exec(header) : null
+    if (match === null) throw new AuthInvalidError('expected "Authorization: Bearer <JWT>"')
+    try {
+      return verify(match[1])
+    } catch (error) {
+      throw new AuthInvalidError(tokenErrorMessage(error))
+    }
+  }
+}
+
+// What the host's @fastify/jwt rejects, in this plugin's words.
+const HOST_JWT_ERRORS: Record<string, string> = {
+  FST_JWT_AUTHORIZATION_TOKEN_EXPIRED: 'the token has expired',
+  FST_JWT_AUTHORIZATION_TOKEN_UNTRUSTED: 'the token is not trusted',
+  FST_JWT_AUTHORIZATION_TOKEN_INVALID: 'the token could not be verified',
+  FAST_JWT_MISSING_SIGNATURE: 'unsigned tokens are not accepted',
+  FST_JWT_BAD_REQUEST: 'expected "Authorization: Bearer <JWT>"',
+  FST_JWT_BAD_COOKIE_REQUEST: 'the token cookie is malformed'
+}
+/**
+ * The host verifies (auth.verify). Whatever it throws becomes this plugin's 401 (with its
+ * codes and WWW-Authenticate), except a server error (statusCode >= 500), which stays one.
+ */
+function hostAuthentication (fastify: FastifyInstance, options: ResolvedHostAuthOptions): Authenticate {
+  let verify: HostVerifier
+  if (options.verify === HOST_JWT) {
+    // Decorators are inherited at registration: the host's @fastify/jwt must come first.
+    if (!fastify.hasRequestDecorator('jwtVerify')) {
+      throw new InvalidOptionError(`auth.verify "${HOST_JWT}" needs @fastify/jwt registered by the host before this plugin (request.jwtVerify() is missing)`)
+    }
+    verify = async (request) => (request as unknown as { jwtVerify: () => Promise<TokenClaims> }).jwtVerify()
+  } else {
+    verify = options.verify
+  }
+  return async (request) => {
+    let claims: unknown
+    try {
+      claims = await verify(request)
+    } catch (error) {
+      const { code, statusCode } = (error ?? {}) as { code?: unknown, statusCode?: unknown }
+      if (typeof statusCode === 'number' && statusCode >= 500) throw error
+      request.log.debug({ code }, 'preferences: the host rejected the credentials')
+      const known = typeof code === 'string' ? HOST_JWT_ERRORS[code] : undefined
+      // Without an Authorization header, only a rejection the host explains (an expired
+      // cookie, say) is a bad token; anything else means no credentials were given.
+      if (request.headers.authorization === undefined && known === undefined) throw new AuthRequiredError()
+      throw new AuthInvalidError(known ?? 'the credentials were not accepted')
+    }
+    if (claims === null || claims === undefined) {
+      if (request.headers.authorization === undefined) throw new AuthRequiredError()
+      throw new AuthInvalidError('the credentials were not accepted')
+    }
+    return claims
+  }
+}
+
+async function authPlugin (fastify: FastifyInstance, options: ResolvedAuthOptions): Promise<void> {
+  const authenticate = options.verify === undefined ? tokenAuthentication(options) : hostAuthentication(fastify, options)
   const mapCaller = options.mapCaller ?? defaultMapCaller
 
   fastify.decorateRequest('preferencesCaller', null)
@@ -117,21 +185,11 @@ async function authPlugin (fastify: FastifyInstance, options: ResolvedAuthOption
   // Order is the contract: 401 (token), then 400 (path parameters), then 403, all before
   // the body is read.
   fastify.addHook('onRequest', async (request: FastifyRequest) => {
-    const header = request.headers.authorization
-    if (header === undefined || !/^bearer\b/i.test(header)) throw new AuthRequiredError()
-    const match = header.length <= MAX_TOKEN_LENGTH ? BEARER.exec(header) : null
-    if (match === null) throw new AuthInvalidError('expected "Authorization: Bearer <JWT>"')
-
-    let claims: TokenClaims
-    try {
-      claims = verify(match[1])
-    } catch (error) {
-      throw new AuthInvalidError(tokenErrorMessage(error))
-    }
+    const claims = await authenticate(request)
     if (claims === null || typeof claims !== 'object' || Array.isArray(claims)) {
       throw new AuthInvalidError('the token payload is not a JSON object')
     }
-    const caller = await mapCaller(claims, request)
+    const caller = await mapCaller(claims as TokenClaims, request)
     if (!isValidCaller(caller)) {
       throw new AuthInvalidError('the token does not identify a user (sub must be a positive integer)')
     }

@@ -3,6 +3,9 @@ import fp from 'fastify-plugin'
 import { MalformedBodyError } from '../errors.js'
 import { memberJsonText, minifyJson, VALUE_TEXT } from '../schemas/json-text.js'
 
+/** The request bodies this API reads; anything else is a 415. */
+export const ACCEPTED_CONTENT_TYPES = ['application/json', 'application/x-www-form-urlencoded']
+
 export interface BodyParserOptions {
   bodyLimit: number
 }
@@ -65,6 +68,13 @@ export function addJsonParser (fastify: FastifyInstance, contentType: string, bo
 }
 
 async function bodyParsersPlugin (fastify: FastifyInstance, options: BodyParserOptions): Promise<void> {
+  // The OpenAPI document lists the parsers below as the media types of every request body,
+  // unless a route names its own (`consumes`, read by @fastify/swagger).
+  fastify.addHook('onRoute', (route) => {
+    const schema = route.schema as { body?: unknown, consumes?: string[] } | undefined
+    if (schema?.body !== undefined && schema.consumes === undefined) schema.consumes = [...ACCEPTED_CONTENT_TYPES]
+  })
+
   // Only what this API accepts: anything else is answered 415 by Fastify.
   fastify.removeAllContentTypeParsers()
   addJsonParser(fastify, 'application/json', options.bodyLimit)

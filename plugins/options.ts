@@ -25,7 +25,24 @@ export type TokenClaims = Record<string, unknown>
  */
 export type CallerMapper = (claims: TokenClaims, request: FastifyRequest) => Caller | null | Promise<Caller | null>
 
+/**
+ * The host's own authentication: returns the verified claims of the request's caller (or null
+ * when there is none), or throws when the credentials are rejected. Its result goes to
+ * `mapCaller`.
+ */
+export type HostVerifier = (request: FastifyRequest) => TokenClaims | null | undefined | Promise<TokenClaims | null | undefined>
+
+/** `auth.verify: 'host-jwt'`: the host's @fastify/jwt verifies (`request.jwtVerify()`). */
+export const HOST_JWT = 'host-jwt'
+
 export interface PreferencesAuthOptions {
+  /**
+   * Leave verification to the host instead of `secret`/`publicKey`: `'host-jwt'` uses the
+   * @fastify/jwt the host registered before the plugin (`request.jwtVerify()`); a function
+   * is the host's own way. Either way `mapCaller` maps the claims to the caller, and a
+   * rejection is this plugin's 401.
+   */
+  verify?: typeof HOST_JWT | HostVerifier
   /** Shared secret for HS256 (or HS384/HS512 via `algorithms`). */
   secret?: string | Buffer
   /** PEM public key for RS256, ES256 and the other asymmetric algorithms. */
@@ -64,7 +81,9 @@ export interface PreferencesPluginOptions {
   bodyLimit?: number
 }
 
-export interface ResolvedAuthOptions {
+/** The plugin verifies tokens itself, with fast-jwt. */
+export interface ResolvedTokenAuthOptions {
+  verify?: undefined
   key: string | Buffer
   algorithms: JwtAlgorithm[]
   issuer?: string[]
@@ -72,6 +91,14 @@ export interface ResolvedAuthOptions {
   clockToleranceMs: number
   mapCaller?: CallerMapper
 }
+
+/** The host verifies. */
+export interface ResolvedHostAuthOptions {
+  verify: typeof HOST_JWT | HostVerifier
+  mapCaller?: CallerMapper
+}
+
+export type ResolvedAuthOptions = ResolvedTokenAuthOptions | ResolvedHostAuthOptions
 
 export interface ResolvedOptions {
   auth: ResolvedAuthOptions
@@ -104,14 +131,32 @@ function stringList (name: string, value: unknown): string[] | undefined {
 const isKey = (value: unknown): value is string | Buffer =>
   (typeof value === 'string' && value !== '') || (Buffer.isBuffer(value) && value.length > 0)
 
+// Options of the plugin's own token verification: meaningless when the host verifies.
+const OWN_VERIFICATION_OPTIONS = ['secret', 'publicKey', 'algorithms', 'issuer', 'audience', 'clockToleranceSeconds'] as const
+
+function resolveHostAuth (auth: PreferencesAuthOptions): ResolvedHostAuthOptions {
+  if (auth.verify !== HOST_JWT && typeof auth.verify !== 'function') {
+    throw new InvalidOptionError(`auth.verify must be "${HOST_JWT}" (the host's @fastify/jwt) or a function (request) => claims, got ${JSON.stringify(auth.verify)}`)
+  }
+  const own = OWN_VERIFICATION_OPTIONS.filter((name) => auth[name] !== undefined)
+  if (own.length > 0) {
+    throw new InvalidOptionError(`auth.verify leaves verification to the host, so ${own.map((name) => `auth.${name}`).join(', ')} cannot be set with it (they configure the plugin's own verification)`)
+  }
+  return { verify: auth.verify, mapCaller: auth.mapCaller }
+}
+
 function resolveAuth (auth: PreferencesAuthOptions | undefined): ResolvedAuthOptions {
   if (auth === null || typeof auth !== 'object') {
-    throw new InvalidOptionError('auth is required: { secret } for HS256 or { publicKey, algorithms } for RS256/ES256')
+    throw new InvalidOptionError('auth is required: { secret } for HS256, { publicKey, algorithms } for RS256/ES256, or { verify } when the host authenticates')
   }
+  if (auth.mapCaller !== undefined && typeof auth.mapCaller !== 'function') {
+    throw new InvalidOptionError('auth.mapCaller must be a function (claims, request) => { id, isAdmin } | null')
+  }
+  if (auth.verify !== undefined) return resolveHostAuth(auth)
   const hasSecret = auth.secret !== undefined
   const hasPublicKey = auth.publicKey !== undefined
   if (hasSecret === hasPublicKey) {
-    throw new InvalidOptionError('auth needs exactly one of secret (HS256) and publicKey (RS256, ES256, ...)')
+    throw new InvalidOptionError('auth needs exactly one of secret (HS256), publicKey (RS256, ES256, ...) and verify (the host authenticates)')
   }
   const key = hasSecret ? auth.secret : auth.publicKey
   if (!isKey(key)) {
@@ -127,9 +172,6 @@ function resolveAuth (auth: PreferencesAuthOptions | undefined): ResolvedAuthOpt
   const tolerance = auth.clockToleranceSeconds ?? 0
   if (typeof tolerance !== 'number' || !Number.isFinite(tolerance) || tolerance < 0 || tolerance > 3600) {
     throw new InvalidOptionError('auth.clockToleranceSeconds must be a number of seconds from 0 to 3600')
-  }
-  if (auth.mapCaller !== undefined && typeof auth.mapCaller !== 'function') {
-    throw new InvalidOptionError('auth.mapCaller must be a function (claims, request) => { id, isAdmin } | null')
   }
   return {
     key,

@@ -13,7 +13,7 @@ import {
 } from '../schemas/preference.js'
 import { ReadConditionHeadersSchema, WriteConditionHeadersSchema } from '../schemas/conditional.js'
 import {
-  authErrorResponses, bodyErrorResponses, conflictResponse, notFoundResponse, notModifiedResponse,
+  authErrorResponses, bodyErrorResponses, conflictResponse, createdResponse, notFoundResponse, notModifiedResponse,
   preconditionFailedResponse, preferenceResponse, withEtag
 } from '../schemas/responses.js'
 import { listEtag, notModified, preferenceEtag, sendNotModified, writePrecondition } from './etag.js'
@@ -60,7 +60,7 @@ const preferenceRoutes: FastifyPluginAsyncTypebox<PreferenceRouteOptions> = asyn
         params: UserParamsSchema,
         body: CreatePreferenceBodySchema,
         response: {
-          201: preferenceResponse('Created; Location names the new preference', true),
+          201: createdResponse,
           ...authErrorResponses,
           ...conflictResponse,
           ...bodyErrorResponses

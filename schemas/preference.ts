@@ -78,7 +78,18 @@ export const PreferenceSchema = Type.Object({
   value: PreferenceValueSchema,
   created_at: Timestamp('When it was created (UTC, ISO 8601 with milliseconds)'),
   last_updated_at: Timestamp('When it was last changed; equals created_at until the first update')
-}, { title: 'User Preference' })
+}, {
+  title: 'User Preference',
+  description: 'The preference',
+  examples: [{
+    id: 1,
+    user_id: 1,
+    key: 'theme',
+    value: { mode: 'dark' },
+    created_at: '2026-11-28T12:00:00.000Z',
+    last_updated_at: '2026-11-28T12:00:00.000Z'
+  }]
+})
 
 // Written by hand (plugins/serialization.ts) so that values go out as their stored JSON text.
 Object.assign(PreferenceSchema, { [SERIALIZE]: 'preference' })
@@ -89,8 +100,19 @@ export const CreatePreferenceBodySchema = Type.Object({
   key: PreferenceKeySchema,
   value: PreferenceValueSchema
 }, {
-  description: 'Other fields, read-only ones included, are ignored',
-  examples: [{ key: 'theme', value: { mode: 'dark' } }]
+  description: 'Other fields, read-only ones included, are ignored. As JSON, or as a form: fields ' +
+    '`key=...&value=<JSON text>`, or a whole JSON document sent as application/x-www-form-urlencoded',
+  // Named examples for the OpenAPI document (@fastify/swagger moves them to the media type).
+  'x-examples': {
+    object: { summary: 'An object value', value: { key: 'theme', value: { mode: 'dark' } } },
+    reference: {
+      summary: 'The original API reference\'s example body',
+      description: 'The body of the create example of the API reference this one follows, sent there ' +
+        'as application/x-www-form-urlencoded with a JSON document as the whole body. Its `value` is ' +
+        'the string "json"; any JSON value may stand there.',
+      value: { key: 'string', value: 'json' }
+    }
+  }
 })
 export type CreatePreferenceBody = Static<typeof CreatePreferenceBodySchema>
 
@@ -135,7 +157,7 @@ export const PreferenceListSchema = Type.Object({
   next: Type.Union([Type.String(), Type.Null()], { description: 'Absolute URL of the next page, or null' }),
   previous: Type.Union([Type.String(), Type.Null()], { description: 'Absolute URL of the previous page, or null' }),
   results: Type.Array(PreferenceSchema)
-}, { title: 'Preference page' })
+}, { title: 'Preference page', description: 'A page of preferences, ordered by id' })
 Object.assign(PreferenceListSchema, { [SERIALIZE]: 'preference-list' })
 
 export type PreferenceList = Static<typeof PreferenceListSchema>

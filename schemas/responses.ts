@@ -39,7 +39,12 @@ export function preferenceResponse (description: string, location = false): type
     description,
     headers: {
       ...ETAG_HEADER,
-      ...(location && { Location: Type.String({ description: 'Path of the preference by id' }) })
+      ...(location && {
+        location: Type.String({
+          description: 'Path of the preference by id, under the mount prefix, with the real user id (never `me`)',
+          example: '/api/v2/user/1/preference/1/'
+        })
+      })
     }
   }
 }
@@ -59,3 +64,6 @@ export const notModifiedResponse = {
 export const preconditionFailedResponse = {
   412: error('If-Match does not match the current ETag, or If-None-Match does (PREFERENCE_PRECONDITION_FAILED)')
 }
+
+/** 201 from a create: the Preference, its ETag and a Location header. */
+export const createdResponse = preferenceResponse('Created; `Location` names the new preference', true)

@@ -1,3 +1,4 @@
+import swagger from '@fastify/swagger'
 import { createSigner, type SignerOptions } from 'fast-jwt'
 import Fastify, {
   type FastifyInstance, type FastifyServerOptions, type InjectOptions, type LightMyRequestResponse
@@ -9,10 +10,11 @@ import { join } from 'node:path'
 import pg from 'pg'
 import type { Test } from 'tap'
 import type { Kysely } from 'kysely'
-import preferences from '../index.js'
+import preferences, { preferencesOpenapi } from '../index.js'
 import { openDatabase } from '../db/connect.js'
 import type { Database, UserPreferenceRow } from '../db/types.js'
 import type { PreferencesPluginOptions } from '../plugins/options.js'
+import { attachContract } from './contract.js'
 
 export const SECRET = 'test-secret-that-is-long-enough-for-hs256'
 export const PREFIX = '/api/v2'
@@ -116,11 +118,14 @@ async function withPgClient (fn: (client: pg.Client) => Promise<void>): Promise<
 
 /**
  * A host app with the plugin under /api/v2 on a fresh database of the suite's backend;
- * app and database are closed when the test ends.
+ * app and database are closed when the test ends. The host documents the plugin with
+ * @fastify/swagger, and every response its `inject` returns is checked against that
+ * OpenAPI document (test/contract.ts): a violation fails the test.
  */
 export async function build (t: Test, options: BuildOptions = {}): Promise<TestApp> {
   const { db } = openDatabase(await freshDatabaseUrl(t))
   const app = Fastify({ logger: false, ...options.server })
+  await app.register(swagger, { openapi: { info: { title: 'test host', version: '0.0.0' }, ...preferencesOpenapi } })
   await app.register(preferences, {
     prefix: PREFIX,
     auth: { secret: SECRET },
@@ -132,6 +137,9 @@ export async function build (t: Test, options: BuildOptions = {}): Promise<TestA
     await db.destroy()
   })
   await app.ready()
+  attachContract(app, (problem, response) => {
+    t.fail(`contract: ${problem}`, { body: response.payload.slice(0, 500) })
+  })
   return {
     app,
     db,

@@ -8,6 +8,7 @@ import type { Test } from 'tap'
 import { loadConfig } from '../config.js'
 import { DEFAULT_SQLITE_PATH, openDatabase, parseDatabaseUrl } from '../db/connect.js'
 import { migrateToLatest } from '../db/migrate.js'
+import { freshDatabaseUrl } from './helper.js'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
 const MIGRATION = '2026-11-28-01-create-user-preference'
@@ -210,4 +211,24 @@ t.test('loadConfig', async (t) => {
         `LOG_LEVEL=${level}`)
     }
   })
+})
+
+t.test('migrations keep to their own schema: same-named tables elsewhere are not theirs', async (t) => {
+  // On PostgreSQL both are schemas of one database (Kysely's introspection sees every schema),
+  // as when several applications or test runs share a server; on SQLite two files.
+  const other = openDatabase(await freshDatabaseUrl(t))
+  t.after(() => other.db.destroy())
+  await migrateToLatest(other.db)
+
+  const mine = openDatabase(await freshDatabaseUrl(t))
+  t.after(() => mine.db.destroy())
+  const { results = [] } = await migrateToLatest(mine.db)
+  t.same(results.map((r) => [r.migrationName, r.status]), [[MIGRATION, 'Success']], 'migrated, though the other schema has its tables')
+  await mine.db.insertInto('user_preference').values({
+    user_id: 1, key: 'k', value: '1', created_at: '2026-11-28T12:00:00.000Z', last_updated_at: '2026-11-28T12:00:00.000Z'
+  }).execute()
+  t.equal((await mine.db.selectFrom('user_preference').selectAll().execute()).length, 1)
+  t.equal((await other.db.selectFrom('user_preference').selectAll().execute()).length, 0, 'the other one is untouched')
+  const again = await migrateToLatest(mine.db)
+  t.same(again.results, [], 'and it knows its own migrations were applied')
 })
