@@ -173,6 +173,7 @@ if (unreachable !== null) {
     t.ok(proxy.connections > 0, `the pool is connected through the proxy (${proxy.connections})`)
     const beforeOutage = await committed()
 
+    const slowest: Record<string, number> = {}
     /** A burst of concurrent requests: all 503 with the plugin's code, each within the bound. */
     async function expectUnavailable (phase: string, bound: number): Promise<{ keys: string[], values: string[] }> {
       const kinds = ['list', 'create', 'patch', 'get', 'create', 'list', 'patch', 'create'] as const
@@ -185,6 +186,7 @@ if (unreachable !== null) {
         t.equal(res.headers['retry-after'], '1', `${what}: Retry-After`)
         t.notMatch(res.body, /ECONN|timeout|terminated|pg|sql/i, `${what}: the detail stays in the log`)
         t.ok(ms < bound, `${what}: answered in ${ms} ms (< ${bound})`)
+        slowest[phase] = Math.max(slowest[phase] ?? 0, ms)
         if (key !== undefined) refused.keys.push(key)
         if (value !== undefined) refused.values.push(value)
       }
@@ -262,7 +264,8 @@ if (unreachable !== null) {
     t.ok(stallRecovery < 5_000, `stall: recovered ${stallRecovery} ms after the partition healed`)
     await expectHealthy('stall')
 
-    t.comment(`outage: recovery ${cutRecovery} ms after a cut, ${stallRecovery} ms after a partition healed ` +
+    t.comment(`outage: 503 within ${slowest.cut} ms when cut, within ${slowest.stall} ms in a partition; ` +
+      `recovery ${cutRecovery} ms after a cut, ${stallRecovery} ms after a partition healed ` +
       `(connection timeout ${CONNECTION_TIMEOUT_MS} ms, statement timeout ${STATEMENT_TIMEOUT_MS} ms)`)
   })
 }
