@@ -28,11 +28,24 @@ async function currentSchema (db: Kysely<any>): Promise<string | undefined> {
   return rows[0]?.schema ?? undefined
 }
 
+/**
+ * Kysely's migrator lists the tables of every schema of the database (pg_catalog) to find
+ * its own. A schema dropped by someone else during that scan makes it fail with 3F000
+ * ("schema ... does not exist"): seen when parallel test files drop their schemas, and
+ * possible whenever tenants come and go. Nothing was migrated then; trying again is safe.
+ */
+const isConcurrentSchemaDrop = (error: unknown): boolean => (error as { code?: unknown } | null)?.code === '3F000'
+
 /** Brings the schema up to date; throws the first migration error. */
 export async function migrateToLatest (db: Kysely<any>): Promise<MigrationResultSet> {
-  const result = await createMigrator(db, await currentSchema(db)).migrateToLatest()
-  if (result.error !== undefined) {
+  const schema = await currentSchema(db)
+  for (let attempt = 1; ; attempt++) {
+    const result = await createMigrator(db, schema).migrateToLatest()
+    if (result.error === undefined) return result
+    if (attempt < 5 && isConcurrentSchemaDrop(result.error) && (result.results ?? []).every((r) => r.status !== 'Success')) {
+      await new Promise((resolve) => setTimeout(resolve, 20 * attempt))
+      continue
+    }
     throw result.error instanceof Error ? result.error : new Error(String(result.error))
   }
-  return result
 }
