@@ -12,18 +12,50 @@ export interface AppOptions {
   logger?: FastifyServerOptions['logger']
   /** Extra plugin options (limits, migrate, ...). */
   plugin?: Partial<PreferencesPluginOptions>
+  /** Server limits; the defaults are SERVER_LIMITS. */
+  limits?: Partial<ServerLimits>
 }
 
 export const API_PREFIX = '/api/v2'
 
+/** What one client may take of the standalone server. */
+export interface ServerLimits {
+  /** An idle socket is closed after this many milliseconds. */
+  connectionTimeout: number
+  /** A whole request (headers and body) must arrive within this many milliseconds, or 408. */
+  requestTimeout: number
+  /** The headers must arrive within this many milliseconds, or 408 (slowloris). */
+  headersTimeout: number
+  /** How often Node looks for requests past those deadlines. */
+  connectionsCheckingInterval: number
+  keepAliveTimeout: number
+  /** Largest request line plus headers, in bytes; larger is a 431. Room for a 20 KB token. */
+  maxHeaderSize: number
+}
+
+export const SERVER_LIMITS: ServerLimits = {
+  connectionTimeout: 60_000,
+  requestTimeout: 30_000,
+  headersTimeout: 10_000,
+  connectionsCheckingInterval: 1_000,
+  keepAliveTimeout: 10_000,
+  maxHeaderSize: 32 * 1024
+}
+
 /** The standalone server: the plugin under /api/v2, a health check and the API docs. */
 export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
+  const limits = { ...SERVER_LIMITS, ...options.limits }
   const app = Fastify({
     logger: options.logger ?? { level: 'info' },
     // A slow or stalled client cannot hold a connection or a request forever.
-    connectionTimeout: 60_000,
-    requestTimeout: 30_000,
-    keepAliveTimeout: 10_000,
+    connectionTimeout: limits.connectionTimeout,
+    requestTimeout: limits.requestTimeout,
+    keepAliveTimeout: limits.keepAliveTimeout,
+    http: {
+      headersTimeout: limits.headersTimeout,
+      connectionsCheckingInterval: limits.connectionsCheckingInterval,
+      maxHeaderSize: limits.maxHeaderSize
+    },
     // Room for keys in by-key paths. The router compares the percent-decoded segment's length
     // in UTF-16 units: a 255-character key is at most 510 (255 emoji); Fastify's default is 100.
     routerOptions: { maxParamLength: 4096 },

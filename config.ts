@@ -12,6 +12,8 @@ export interface ServerConfig {
   /** JWT_SECRET; undefined means "make one for this run". */
   jwtSecret?: string
   logLevel: LogLevel
+  /** RATE_LIMIT_PER_MINUTE: requests per caller per minute; undefined means no limit. */
+  rateLimitPerMinute?: number
 }
 
 export function loadConfig (env: NodeJS.ProcessEnv = process.env): ServerConfig {
@@ -24,11 +26,19 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): ServerConfig 
     throw new InvalidConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${env.LOG_LEVEL}"`)
   }
   const jwtSecret = env.JWT_SECRET === '' ? undefined : env.JWT_SECRET
+  let rateLimitPerMinute: number | undefined
+  if (env.RATE_LIMIT_PER_MINUTE !== undefined && env.RATE_LIMIT_PER_MINUTE !== '') {
+    rateLimitPerMinute = Number(env.RATE_LIMIT_PER_MINUTE)
+    if (!/^[1-9][0-9]*$/.test(env.RATE_LIMIT_PER_MINUTE) || !Number.isSafeInteger(rateLimitPerMinute)) {
+      throw new InvalidConfigError(`RATE_LIMIT_PER_MINUTE must be a positive integer (unset for no limit), got "${env.RATE_LIMIT_PER_MINUTE}"`)
+    }
+  }
   return {
     host: env.HOST === undefined || env.HOST === '' ? '127.0.0.1' : env.HOST,
     port,
     databaseUrl: env.DATABASE_URL ?? '',
     jwtSecret,
-    logLevel
+    logLevel,
+    ...(rateLimitPerMinute !== undefined && { rateLimitPerMinute })
   }
 }

@@ -35,6 +35,8 @@ export const BodyTooLargeError = createError(
 /** Arguments: the Content-Type received, then what the route accepts. */
 export const UnsupportedMediaTypeError = createError(
   'PREFERENCE_UNSUPPORTED_MEDIA_TYPE', 'Unsupported Content-Type %s: send %s', 415)
+export const RateLimitedError = createError(
+  'PREFERENCE_RATE_LIMITED', 'Too many requests: retry in %s', 429)
 export const DatabaseUnavailableError = createError(
   'PREFERENCE_DATABASE_UNAVAILABLE', 'The database is unavailable; try again shortly', 503)
 export const InternalError = createError(
@@ -60,6 +62,7 @@ export const ERROR_CODES = {
   PREFERENCE_VALUE_TOO_LARGE: 413,
   PREFERENCE_BODY_TOO_LARGE: 413,
   PREFERENCE_UNSUPPORTED_MEDIA_TYPE: 415,
+  PREFERENCE_RATE_LIMITED: 429,
   PREFERENCE_INTERNAL_ERROR: 500,
   PREFERENCE_DATABASE_UNAVAILABLE: 503
 } as const

@@ -16,7 +16,14 @@ async function main (): Promise<void> {
   const jwtSecret = config.jwtSecret ?? randomBytes(32).toString('base64url')
   let app: Awaited<ReturnType<typeof buildApp>>
   try {
-    app = await buildApp({ jwtSecret, databaseUrl: config.databaseUrl, logger: { level: config.logLevel } })
+    app = await buildApp({
+      jwtSecret,
+      databaseUrl: config.databaseUrl,
+      logger: { level: config.logLevel },
+      ...(config.rateLimitPerMinute !== undefined && {
+        plugin: { rateLimit: { max: config.rateLimitPerMinute, timeWindow: 60_000 } }
+      })
+    })
   } catch (error) {
     // Configuration mistakes (a bad DATABASE_URL, an unreachable database) end here.
     process.stderr.write(`Cannot start: ${(error as Error).message} (check DATABASE_URL)\n`)

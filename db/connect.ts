@@ -17,6 +17,14 @@ export interface ConnectOptions {
   poolSize?: number
   /** PostgreSQL statement_timeout in milliseconds (default 10000). */
   statementTimeoutMs?: number
+  /** PostgreSQL: how long opening a connection may take, in milliseconds (default 5000). */
+  connectionTimeoutMs?: number
+  /**
+   * PostgreSQL: how long the client waits for a query's answer, in milliseconds (default
+   * statementTimeoutMs + 2000). statement_timeout is enforced by the server; this bounds a
+   * request when the server cannot be heard at all (a network partition).
+   */
+  queryTimeoutMs?: number
   /** SQLite busy timeout in milliseconds (default 5000). */
   busyTimeoutMs?: number
 }
@@ -73,15 +81,21 @@ export interface OpenedDatabase {
 export function openDatabase (url: string | undefined, options: ConnectOptions = {}): OpenedDatabase {
   const target = parseDatabaseUrl(url)
   if (target.dialect === 'postgres') {
+    const statementTimeout = options.statementTimeoutMs ?? 10_000
     const pool = new pg.Pool({
       connectionString: target.connectionString,
       max: options.poolSize ?? 10,
-      statement_timeout: options.statementTimeoutMs ?? 10_000,
-      connectionTimeoutMillis: 5_000
+      statement_timeout: statementTimeout,
+      query_timeout: options.queryTimeoutMs ?? statementTimeout + 2_000,
+      connectionTimeoutMillis: options.connectionTimeoutMs ?? 5_000
     })
     // An idle client losing its connection emits on the pool; without a listener that
     // would crash the process. The next query reconnects.
     pool.on('error', () => {})
+    // A client losing its connection while checked out emits 'error' on itself, where
+    // pg-pool does not listen: unheard, that crashed the process. The query in progress
+    // fails on its own, and pg-pool drops the client when it is released.
+    pool.on('connect', (client) => { client.on('error', () => {}) })
     const safe = new URL(target.connectionString)
     safe.password = ''
     return {

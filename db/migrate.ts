@@ -6,31 +6,46 @@ const migrations: Record<string, Migration> = {
   '2026-11-28-01-create-user-preference': createUserPreference
 }
 
-/**
- * The migrator for `db`. On PostgreSQL, give the schema the tables live in (by default the
- * connection's current schema): without it Kysely looks for its migration tables in every
- * schema, and a copy in another schema would be taken for ours.
- */
-export function createMigrator (db: Kysely<any>, schema?: string): Migrator {
+export function createMigrator (db: Kysely<any>, migrationTableSchema?: string): Migrator {
   return new Migrator({
     db,
     provider: { getMigrations: async () => migrations },
     migrationTableName: 'user_preference_migration',
     migrationLockTableName: 'user_preference_migration_lock',
-    ...(schema !== undefined && { migrationTableSchema: schema })
+    ...(migrationTableSchema !== undefined && { migrationTableSchema })
   })
 }
 
+/**
+ * On PostgreSQL, the schema the tables go to (the first existing one of search_path).
+ * Kysely's migrator looks for its bookkeeping tables in every schema when it is not told
+ * one, so a second schema of the same database (another tenant, another test) that has
+ * them would make it skip creating its own, and fail.
+ */
+async function currentSchema (db: Kysely<any>): Promise<string | undefined> {
+  if (!(db.getExecutor().adapter instanceof PostgresAdapter)) return undefined
+  const { rows } = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(db)
+  return rows[0]?.schema ?? undefined
+}
+
+/**
+ * Kysely's migrator lists the tables of every schema of the database (pg_catalog) to find
+ * its own. A schema dropped by someone else during that scan makes it fail with 3F000
+ * ("schema ... does not exist"): seen when parallel test files drop their schemas, and
+ * possible whenever tenants come and go. Nothing was migrated then; trying again is safe.
+ */
+const isConcurrentSchemaDrop = (error: unknown): boolean => (error as { code?: unknown } | null)?.code === '3F000'
+
 /** Brings the schema up to date; throws the first migration error. */
 export async function migrateToLatest (db: Kysely<any>): Promise<MigrationResultSet> {
-  let schema: string | undefined
-  if (db.getExecutor().adapter instanceof PostgresAdapter) {
-    const { rows } = await sql<{ schema: string }>`select current_schema() as schema`.execute(db)
-    schema = rows[0].schema
-  }
-  const result = await createMigrator(db, schema).migrateToLatest()
-  if (result.error !== undefined) {
+  const schema = await currentSchema(db)
+  for (let attempt = 1; ; attempt++) {
+    const result = await createMigrator(db, schema).migrateToLatest()
+    if (result.error === undefined) return result
+    if (attempt < 5 && isConcurrentSchemaDrop(result.error) && (result.results ?? []).every((r) => r.status !== 'Success')) {
+      await new Promise((resolve) => setTimeout(resolve, 20 * attempt))
+      continue
+    }
     throw result.error instanceof Error ? result.error : new Error(String(result.error))
   }
-  return result
 }

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { MalformedBodyError } from '../errors.js'
+import { MalformedBodyError, ValidationError } from '../errors.js'
 import { memberJsonText, minifyJson, VALUE_TEXT } from '../schemas/json-text.js'
 
 /** The request bodies this API reads; anything else is a 415. */
@@ -10,12 +10,58 @@ export interface BodyParserOptions {
   bodyLimit: number
 }
 
+// JSON numbers beyond a double's range parse to ±Infinity, which JSON.stringify would then
+// store as null: such a value could not come back as it was sent. Only text with a long
+// exponent or a very long run of digits can hold one, so only that text pays for the check.
+const MAYBE_HUGE_NUMBER = /[0-9][eE]\+?[0-9]{3}|[0-9]{309}/
+
+function rejectInfinity (_key: string, value: unknown): unknown {
+  if (typeof value === 'number' && !Number.isFinite(value)) {
+    throw new ValidationError('A number in the body is outside the range of a double (about ±1.8e308)')
+  }
+  return value
+}
+
+/**
+ * Deepest nesting of arrays and objects a body may have. JSON.parse copes with any depth,
+ * but JSON.stringify (storing, answering) recurses: near the stack's limit a value could
+ * be stored and then fail to serialise (a 500). Far below that limit, and the same on
+ * every host.
+ */
+export const MAX_JSON_DEPTH = 1000
+
+/** How deeply the JSON text nests arrays and objects (brackets inside strings ignored). */
+export function nestingDepth (text: string): number {
+  let depth = 0
+  let max = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 0x5c) i++ // backslash: skip the escaped character
+      else if (c === 0x22) inString = false
+    } else if (c === 0x22) {
+      inString = true
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) max = depth
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--
+    }
+  }
+  return max
+}
+
 /** JSON text to a value, with a message that does not echo the body back. */
 export function parseJsonText (text: string, what = 'The body'): unknown {
+  // Shorter text cannot nest deeper than its length.
+  if (text.length > MAX_JSON_DEPTH && nestingDepth(text) > MAX_JSON_DEPTH) {
+    throw new MalformedBodyError(`${what} is nested more than ${MAX_JSON_DEPTH} levels deep`)
+  }
   try {
-    return JSON.parse(text)
-  } catch {
-    throw new MalformedBodyError(`${what} is not valid JSON`)
+    return MAYBE_HUGE_NUMBER.test(text) ? JSON.parse(text, rejectInfinity) : JSON.parse(text)
+  } catch (error) {
+    if (error instanceof ValidationError) throw error
+    throw new MalformedBodyError(error instanceof RangeError ? `${what} is nested too deeply` : `${what} is not valid JSON`)
   }
 }
 

@@ -32,12 +32,14 @@ const FASTIFY_CLIENT_ERRORS: Record<string, (error: FastifyError, request: Fasti
 // Connection-level failures: the database is away, not the request wrong.
 const UNAVAILABLE_CODES = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'EAI_AGAIN',
-  '57P01', '57P02', '57P03', '53300', '08000', '08001', '08003', '08006', 'SQLITE_BUSY', 'SQLITE_LOCKED'
+  '57P01', '57P02', '57P03', '53300', '08000', '08001', '08003', '08006', 'SQLITE_BUSY', 'SQLITE_LOCKED',
+  // statement_timeout: the server gave up waiting (a lock, an overloaded server).
+  '57014'
 ])
 
 function isDatabaseUnavailable (error: Error & { code?: unknown }): boolean {
   if (typeof error.code === 'string' && UNAVAILABLE_CODES.has(error.code)) return true
-  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i
+  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout/i
     .test(error.message)
 }
 

@@ -79,6 +79,17 @@ export interface PreferencesPluginOptions {
   maxPageSize?: number
   /** Largest request body in bytes (default: enough for a maximal value in any encoding). */
   bodyLimit?: number
+  /**
+   * At most `max` requests per caller (token identity) in `timeWindow` milliseconds; beyond
+   * that 429 PREFERENCE_RATE_LIMITED with Retry-After. Default: off.
+   */
+  rateLimit?: RateLimitOptions | false
+}
+
+export interface RateLimitOptions {
+  max: number
+  /** Milliseconds (default 60000). */
+  timeWindow?: number
 }
 
 /** The plugin verifies tokens itself, with fast-jwt. */
@@ -109,6 +120,7 @@ export interface ResolvedOptions {
   maxPreferencesPerUser: number
   maxPageSize: number
   bodyLimit: number
+  rateLimit: Required<RateLimitOptions> | false
 }
 
 function positiveInteger (name: string, value: unknown, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -183,6 +195,18 @@ function resolveAuth (auth: PreferencesAuthOptions | undefined): ResolvedAuthOpt
   }
 }
 
+function resolveRateLimit (value: unknown): Required<RateLimitOptions> | false {
+  if (value === undefined || value === false) return false
+  if (value === null || typeof value !== 'object') {
+    throw new InvalidOptionError('rateLimit must be false or { max, timeWindow } (timeWindow in milliseconds)')
+  }
+  const { max, timeWindow } = value as RateLimitOptions
+  return {
+    max: positiveInteger('rateLimit.max', max ?? null, 0),
+    timeWindow: positiveInteger('rateLimit.timeWindow', timeWindow, 60_000, 24 * 3600 * 1000)
+  }
+}
+
 export function resolveOptions (options: PreferencesPluginOptions): ResolvedOptions {
   if (options === null || typeof options !== 'object') {
     throw new InvalidOptionError('options must be an object')
@@ -204,6 +228,7 @@ export function resolveOptions (options: PreferencesPluginOptions): ResolvedOpti
     maxPreferencesPerUser: positiveInteger('maxPreferencesPerUser', options.maxPreferencesPerUser, 1000),
     maxPageSize: positiveInteger('maxPageSize', options.maxPageSize, 1000, 100_000),
     // JSON escapes (\u0000) can take six bytes per byte of value, percent-encoding three.
-    bodyLimit: positiveInteger('bodyLimit', options.bodyLimit, Math.max(1024 * 1024, maxValueBytes * 6 + 16_384))
+    bodyLimit: positiveInteger('bodyLimit', options.bodyLimit, Math.max(1024 * 1024, maxValueBytes * 6 + 16_384)),
+    rateLimit: resolveRateLimit(options.rateLimit)
   }
 }

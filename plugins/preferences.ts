@@ -7,6 +7,7 @@ import bodyParsersPlugin from './body-parsers.js'
 import databasePlugin from './database.js'
 import errorHandlerPlugin from './error-handler.js'
 import { type PreferencesPluginOptions, resolveOptions } from './options.js'
+import rateLimitPlugin from './rate-limit.js'
 import { serializerCompiler } from './serialization.js'
 import { validatorCompiler } from './validation.js'
 
@@ -23,6 +24,7 @@ async function preferences (fastify: FastifyInstance, options: PreferencesPlugin
   await fastify.register(errorHandlerPlugin)
   await fastify.register(databasePlugin, resolved)
   await fastify.register(authPlugin, resolved.auth)
+  if (resolved.rateLimit !== false) await fastify.register(rateLimitPlugin, resolved.rateLimit)
   await fastify.register(bodyParsersPlugin, { bodyLimit: resolved.bodyLimit })
   await fastify.register(preferenceRoutes, resolved)
   await fastify.register(byKeyRoutes, resolved)

@@ -95,7 +95,9 @@ const byKeyRoutes: FastifyPluginAsyncTypebox<PreferenceRouteOptions> = async (fa
           204: Type.Null({ description: 'Deleted' }),
           ...authErrorResponses,
           ...notFoundResponse,
-          ...preconditionFailedResponse
+          ...preconditionFailedResponse,
+          // A DELETE needs no body, but one that is sent is read like any other.
+          ...bodyErrorResponses
         }
       }
     }, async (request, reply) => {

@@ -205,7 +205,9 @@ const preferenceRoutes: FastifyPluginAsyncTypebox<PreferenceRouteOptions> = asyn
           204: Type.Null({ description: 'Deleted' }),
           ...authErrorResponses,
           ...notFoundResponse,
-          ...preconditionFailedResponse
+          ...preconditionFailedResponse,
+          // A DELETE needs no body, but one that is sent is read like any other.
+          ...bodyErrorResponses
         }
       }
     }, async (request, reply) => {

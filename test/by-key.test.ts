@@ -233,7 +233,7 @@ t.test('the standalone server routes a 255-emoji key and documents the new route
   const { paths } = (await app.inject('/documentation/json')).json()
   const item = paths[`${API_PREFIX}/user/{user_id}/preference/by-key/{key}/`]
   t.same(Object.keys(item).sort(), ['delete', 'get', 'put'])
-  t.same(Object.keys(item.put.responses).filter((s) => s < '500'), ['200', '201', '400', '401', '403', '409', '412', '413', '415'])
+  t.same(Object.keys(item.put.responses).filter((s) => s < '500'), ['200', '201', '400', '401', '403', '409', '412', '413', '415', '429'])
   t.same(Object.keys(item.put.responses['201'].headers).sort(), ['ETag', 'location'])
   t.ok(item.get.responses['304'])
   t.ok(item.get.parameters.some((p: { in: string, name: string }) => p.in === 'header' && p.name === 'if-none-match'))

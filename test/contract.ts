@@ -146,6 +146,14 @@ export type ProblemReporter = (problem: string, response: LightMyRequestResponse
 
 const CHECKED = Symbol('contract checked')
 
+function resolveDotSegments (path: string): string {
+  try {
+    return new URL(`http://contract.invalid${path.startsWith('/') ? '' : '/'}${path}`).pathname
+  } catch {
+    return path
+  }
+}
+
 /**
  * Replaces `app.inject` (promise form) with one that checks every response against the app's
  * OpenAPI document and reports each problem. Call once the app is ready.
@@ -156,7 +164,9 @@ export function attachContract (app: FastifyInstance, report: ProblemReporter): 
   const checked = async (options: InjectOptions | string): Promise<LightMyRequestResponse> => {
     const response = await inject(options)
     const { method = 'GET', url = '/' } = typeof options === 'string' ? { url: options } : options
-    const path = typeof url === 'string' ? url : String(url.pathname ?? '/')
+    const raw = typeof url === 'string' ? url : String(url.pathname ?? '/')
+    // As the server sees it: dot segments resolved (light-my-request and HTTP clients do so).
+    const path = resolveDotSegments(raw.split('?')[0])
     for (const problem of contract.problems(String(method), path, response)) report(problem, response)
     return response
   }
