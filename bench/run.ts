@@ -206,7 +206,8 @@ async function measure (server: Server, scenario: Scenario, counter: { n: number
     process.stderr.write(`  ${server.name} ${scenario.name}: non-2xx answers ${JSON.stringify(result.statusCodeStats)}\n`)
   }
   return {
-    rps: Math.round(result.requests.average),
+    // Completed requests over the run's real duration (autocannon's average is per-second samples).
+    rps: Math.round(result.requests.total / result.duration),
     p50: result.latency.p50,
     p99: result.latency.p99,
     non2xx: result.non2xx,

@@ -161,17 +161,13 @@ export async function countPreferences (db: Db, userId: number): Promise<number>
 }
 
 /** Inserts without any check (callers hold the create lock and have checked the limit). */
+const insertRow = compiledQuery<'userId' | 'key' | 'value' | 'now', UserPreferenceRow>((db, p) =>
+  db.insertInto('user_preference')
+    .values({ user_id: p('userId'), key: p('key'), value: p('value'), created_at: p('now'), last_updated_at: p('now') })
+    .returningAll())
+
 export async function insertPreference (trx: Db, userId: number, input: NewPreference, timestamp: string): Promise<Preference> {
-  const row = await trx.insertInto('user_preference')
-    .values({
-      user_id: userId,
-      key: input.key,
-      value: input.valueJson,
-      created_at: timestamp,
-      last_updated_at: timestamp
-    })
-    .returningAll()
-    .executeTakeFirstOrThrow()
+  const [row] = await insertRow(trx, { userId, key: input.key, value: input.valueJson, now: timestamp })
   return toPreference(row)
 }
 
