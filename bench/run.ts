@@ -1,7 +1,11 @@
-// npm run bench [-- --quick] [-- --scale] [-- --only=get-one,list-100]
+// npm run bench [-- --quick] [-- --scale] [-- --only=get-one,list-100] [-- --pg [--pg-url=postgres://...]]
 // Measures the plugin's standalone server and the hand-written baseline (bench/baseline.ts)
 // in one run, scenario by scenario, alternating which goes first, on identically seeded
 // SQLite files. Prints a table and writes bench/results.json.
+// --pg: the same on PostgreSQL (the plugin against bench/baseline-pg.ts), each on a fresh,
+// identically seeded schema that is dropped afterwards; writes bench/results-pg.json, and
+// says it skipped when no server answers at --pg-url (default TEST_DATABASE_URL or
+// postgres://postgres@127.0.0.1:5432/test).
 import autocannon from 'autocannon'
 import SQLite from 'better-sqlite3'
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
@@ -10,6 +14,7 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import pg from 'pg'
 import { openDatabase } from '../db/connect.js'
 import { migrateToLatest } from '../db/migrate.js'
 import { signToken } from '../tokens.js'
@@ -19,6 +24,8 @@ const { values: args } = parseArgs({
     quick: { type: 'boolean', default: false },
     scale: { type: 'boolean', default: false },
     only: { type: 'string' },
+    pg: { type: 'boolean', default: false },
+    'pg-url': { type: 'string', default: process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test' },
     connections: { type: 'string', default: '32' }
   }
 })
@@ -73,6 +80,44 @@ async function seed (file: string, extraUsers: number, rowsPerExtraUser: number,
   sqlite.close()
 }
 
+/** A URL reaching `schema` of the database at `url` (through search_path). */
+function schemaUrl (url: string, schema: string): string {
+  const u = new URL(url)
+  u.searchParams.set('options', `-c search_path=${schema}`)
+  return u.toString()
+}
+
+/** The same data as seed(), in a new PostgreSQL schema: the plugin's migrations, then bulk inserts. */
+async function seedPg (url: string, schema: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: url })
+  await admin.connect()
+  try {
+    await admin.query(`CREATE SCHEMA ${schema}`)
+  } finally {
+    await admin.end()
+  }
+  const { db } = openDatabase(schemaUrl(url, schema))
+  await migrateToLatest(db)
+  await db.destroy()
+  const client = new pg.Client({ connectionString: schemaUrl(url, schema) })
+  await client.connect()
+  try {
+    const now = new Date().toISOString()
+    // Explicit ids, as SQLite hands them out (1..200 for user 1, then user 2's), then the
+    // identity sequence moved past them so that creates continue from there.
+    await client.query(`INSERT INTO user_preference (id, user_id, key, value, created_at, last_updated_at)
+      SELECT i + 1, 1, 'k' || i, '{"mode":"dark","i":' || i || ',"tags":["a","b"]}', $1, $1 FROM generate_series(0, $2::int - 1) AS i`,
+    [now, OWNER_ROWS])
+    await client.query(`INSERT INTO user_preference (id, user_id, key, value, created_at, last_updated_at)
+      SELECT $2::int + i + 1, 2, 'd' || i, '1', $1, $1 FROM generate_series(0, $3::int - 1) AS i`,
+    [now, OWNER_ROWS, DELETE_ROWS])
+    await client.query("SELECT setval(pg_get_serial_sequence('user_preference', 'id'), (SELECT max(id) FROM user_preference))")
+    await client.query('ANALYZE user_preference')
+  } finally {
+    await client.end()
+  }
+}
+
 async function waitForHttp (url: string, child: ChildProcess): Promise<void> {
   const deadline = Date.now() + 30_000
   while (Date.now() < deadline) {
@@ -87,13 +132,13 @@ async function waitForHttp (url: string, child: ChildProcess): Promise<void> {
   throw new Error(`no answer from ${url}`)
 }
 
-async function startServer (name: Server['name'], file: string): Promise<Server> {
+async function startServer (name: Server['name'], databaseUrl: string, baseline = 'bench/baseline.ts'): Promise<Server> {
   const port = await freePort()
   // The plugin runs as `npm start` runs it (built JavaScript); the baseline from its source.
-  const argv = name === 'plugin' ? ['dist/server.js'] : ['--import', 'tsx', 'bench/baseline.ts']
+  const argv = name === 'plugin' ? ['dist/server.js'] : ['--import', 'tsx', baseline]
   const child = spawn(process.execPath, argv, {
     cwd: root,
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: file, JWT_SECRET: SECRET, LOG_LEVEL: 'warn' },
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: databaseUrl, JWT_SECRET: SECRET, LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'ignore', 'inherit']
   })
   const url = `http://127.0.0.1:${port}`
@@ -222,61 +267,96 @@ async function compare (): Promise<void> {
     await seed(files.plugin, 0, 0)
     await seed(files.baseline, 0, 0)
     const servers = { plugin: await startServer('plugin', files.plugin), baseline: await startServer('baseline', files.baseline) }
-    const selected = args.only === undefined ? scenarios : scenarios.filter((s) => args.only?.split(',').includes(s.name))
-    const rows: Array<Record<string, unknown>> = []
-    try {
-      for (const [i, scenario] of selected.entries()) {
-        // Skip a route the plugin does not have (yet).
-        const probe = scenario.options({ n: 0 })
-        if (probe.path !== undefined && (probe.method ?? 'GET') === 'GET') {
-          const res = await fetch(servers.plugin.url + probe.path, { headers: probe.headers as Record<string, string> })
-          if (res.status === 404) {
-            process.stdout.write(`skipping ${scenario.name}: the plugin has no such route\n`)
-            continue
-          }
-        }
-        const order = i % 2 === 0 ? (['plugin', 'baseline'] as const) : (['baseline', 'plugin'] as const)
-        const results: Partial<Record<Server['name'], Measurement>> = {}
-        // Each server's writes in this scenario start from the same place.
-        const counters = { plugin: { n: 0 }, baseline: { n: 0 } }
-        for (const name of order) {
-          if (scenario.warmup) await measure(servers[name], scenario, counters[name], WARMUP)
-          results[name] = await measure(servers[name], scenario, counters[name], DURATION, scenario.amount)
-        }
-        const p = results.plugin as Measurement
-        const b = results.baseline as Measurement
-        rows.push({
-          scenario: scenario.name,
-          plugin_rps: p.rps,
-          baseline_rps: b.rps,
-          ratio: Number((p.rps / b.rps).toFixed(2)),
-          plugin_p50_ms: p.p50,
-          plugin_p99_ms: p.p99,
-          baseline_p50_ms: b.p50,
-          baseline_p99_ms: b.p99,
-          plugin_non2xx: p.non2xx + p.errors,
-          baseline_non2xx: b.non2xx + b.errors
-        })
-        process.stdout.write(`${scenario.name}: plugin ${p.rps}/s, baseline ${b.rps}/s, ratio ${(p.rps / b.rps).toFixed(2)}\n`)
-      }
-      const rss = { plugin: peakRssMb(servers.plugin.child.pid), baseline: peakRssMb(servers.baseline.child.pid) }
-      console.table(rows)
-      process.stdout.write(`peak RSS: plugin ${rss.plugin} MB, baseline ${rss.baseline} MB\n`)
-      writeFileSync(join(root, 'bench', 'results.json'), JSON.stringify({
-        date: new Date().toISOString(),
-        node: process.version,
-        backend: 'sqlite',
-        connections: CONNECTIONS,
-        durationSeconds: DURATION,
-        quick: args.quick,
-        scenarios: rows,
-        peakRssMb: rss
-      }, null, 2) + '\n')
-    } finally {
-      for (const server of Object.values(servers)) server.child.kill('SIGTERM')
-    }
+    await runScenarios(servers, 'sqlite', 'results.json')
   } finally {
     rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/** compare() on PostgreSQL: a fresh schema for each server, dropped afterwards. */
+async function comparePg (url: string): Promise<void> {
+  const tag = `${process.pid}_${Date.now()}`
+  const schemas = { plugin: `bench_plugin_${tag}`, baseline: `bench_baseline_${tag}` }
+  try {
+    await seedPg(url, schemas.plugin)
+    await seedPg(url, schemas.baseline)
+    const servers = {
+      plugin: await startServer('plugin', schemaUrl(url, schemas.plugin)),
+      baseline: await startServer('baseline', schemaUrl(url, schemas.baseline), 'bench/baseline-pg.ts')
+    }
+    await runScenarios(servers, 'postgres', 'results-pg.json')
+  } finally {
+    const admin = new pg.Client({ connectionString: url })
+    await admin.connect()
+    try {
+      for (const schema of Object.values(schemas)) await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
+    } finally {
+      await admin.end()
+    }
+  }
+}
+
+/** Stops a server and waits until it has exited (its connections closed). */
+async function stop (server: Server): Promise<void> {
+  if (server.child.exitCode !== null || server.child.signalCode !== null) return
+  const exited = new Promise((resolve) => server.child.once('exit', resolve))
+  server.child.kill('SIGTERM')
+  await exited
+}
+
+async function runScenarios (servers: Record<Server['name'], Server>, backend: 'sqlite' | 'postgres', resultsFile: string): Promise<void> {
+  const selected = args.only === undefined ? scenarios : scenarios.filter((s) => args.only?.split(',').includes(s.name))
+  const rows: Array<Record<string, unknown>> = []
+  try {
+    for (const [i, scenario] of selected.entries()) {
+      // Skip a route the plugin does not have (yet).
+      const probe = scenario.options({ n: 0 })
+      if (probe.path !== undefined && (probe.method ?? 'GET') === 'GET') {
+        const res = await fetch(servers.plugin.url + probe.path, { headers: probe.headers as Record<string, string> })
+        if (res.status === 404) {
+          process.stdout.write(`skipping ${scenario.name}: the plugin has no such route\n`)
+          continue
+        }
+      }
+      const order = i % 2 === 0 ? (['plugin', 'baseline'] as const) : (['baseline', 'plugin'] as const)
+      const results: Partial<Record<Server['name'], Measurement>> = {}
+      // Each server's writes in this scenario start from the same place.
+      const counters = { plugin: { n: 0 }, baseline: { n: 0 } }
+      for (const name of order) {
+        if (scenario.warmup) await measure(servers[name], scenario, counters[name], WARMUP)
+        results[name] = await measure(servers[name], scenario, counters[name], DURATION, scenario.amount)
+      }
+      const p = results.plugin as Measurement
+      const b = results.baseline as Measurement
+      rows.push({
+        scenario: scenario.name,
+        plugin_rps: p.rps,
+        baseline_rps: b.rps,
+        ratio: Number((p.rps / b.rps).toFixed(2)),
+        plugin_p50_ms: p.p50,
+        plugin_p99_ms: p.p99,
+        baseline_p50_ms: b.p50,
+        baseline_p99_ms: b.p99,
+        plugin_non2xx: p.non2xx + p.errors,
+        baseline_non2xx: b.non2xx + b.errors
+      })
+      process.stdout.write(`${scenario.name}: plugin ${p.rps}/s, baseline ${b.rps}/s, ratio ${(p.rps / b.rps).toFixed(2)}\n`)
+    }
+    const rss = { plugin: peakRssMb(servers.plugin.child.pid), baseline: peakRssMb(servers.baseline.child.pid) }
+    console.table(rows)
+    process.stdout.write(`peak RSS: plugin ${rss.plugin} MB, baseline ${rss.baseline} MB\n`)
+    writeFileSync(join(root, 'bench', resultsFile), JSON.stringify({
+      date: new Date().toISOString(),
+      node: process.version,
+      backend,
+      connections: CONNECTIONS,
+      durationSeconds: DURATION,
+      quick: args.quick,
+      scenarios: rows,
+      peakRssMb: rss
+    }, null, 2) + '\n')
+  } finally {
+    for (const server of Object.values(servers)) await stop(server)
   }
 }
 
@@ -315,8 +395,33 @@ async function scale (): Promise<void> {
   }
 }
 
+/** Whether a PostgreSQL server answers at `url`; the reason when it does not. */
+async function pgReachable (url: string): Promise<true | string> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 })
+  client.on('error', () => {})
+  try {
+    await client.connect()
+    await client.query('SELECT 1')
+    return true
+  } catch (error) {
+    return (error as Error).message
+  } finally {
+    await client.end().catch(() => {})
+  }
+}
+
+if (args.pg) {
+  const url = args['pg-url'] as string
+  const reachable = await pgReachable(url)
+  if (reachable !== true) {
+    process.stdout.write(`PostgreSQL benchmark SKIPPED: no server at ${url} (${reachable})\n`)
+    process.exit(0)
+  }
+}
+
 const build = spawnSync('npm', ['run', '-s', 'build'], { cwd: root, stdio: 'inherit' })
 if (build.status !== 0) process.exit(1)
 
-if (args.scale) await scale()
+if (args.pg) await comparePg(args['pg-url'] as string)
+else if (args.scale) await scale()
 else await compare()

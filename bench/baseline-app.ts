@@ -1,0 +1,194 @@
+// What both hand-written baselines share: the Fastify app with @fastify/jwt, the
+// self-or-admin hook, the route schemas, the handlers and the JSON they answer. Each
+// baseline supplies only its storage (bench/baseline.ts: prepared better-sqlite3
+// statements; bench/baseline-pg.ts: named prepared statements on a pg.Pool).
+import fastifyJwt from '@fastify/jwt'
+import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify'
+
+export const MAX_PER_USER = 1000
+
+export interface Row {
+  id: number | string
+  user_id: number | string
+  key: string
+  value: string
+  created_at: string | Date
+  last_updated_at: string | Date
+}
+
+type MaybePromise<T> = T | Promise<T>
+
+/** The storage a baseline brings; every method is one query or one transaction. */
+export interface Store {
+  /** Per-user limit count and insert in one transaction. */
+  create: (userId: number, key: string, value: string, now: string) => MaybePromise<Row | 'limit' | 'exists'>
+  get: (userId: number, id: number) => MaybePromise<Row | undefined>
+  getByKey: (userId: number, key: string) => MaybePromise<Row | undefined>
+  count: (userId: number, key: string | undefined) => MaybePromise<number>
+  list: (userId: number, key: string | undefined, limit: number, offset: number) => MaybePromise<Row[]>
+  patchValue: (value: string, now: string, userId: number, id: number) => MaybePromise<Row | undefined>
+  /** True when a row was deleted. */
+  delete: (userId: number, id: number) => MaybePromise<boolean>
+  close: () => MaybePromise<void>
+}
+
+const iso = (value: string | Date): string => typeof value === 'string' ? value : value.toISOString()
+const toPreference = (r: Row) => ({
+  id: Number(r.id),
+  user_id: Number(r.user_id),
+  key: r.key,
+  value: JSON.parse(r.value),
+  created_at: iso(r.created_at),
+  last_updated_at: iso(r.last_updated_at)
+})
+
+const preference = {
+  type: 'object',
+  properties: {
+    id: { type: 'integer' },
+    user_id: { type: 'integer' },
+    key: { type: 'string' },
+    value: {},
+    created_at: { type: 'string' },
+    last_updated_at: { type: 'string' }
+  }
+}
+const error = {
+  type: 'object',
+  properties: { statusCode: { type: 'integer' }, code: { type: 'string' }, error: { type: 'string' }, message: { type: 'string' } }
+}
+const userParams = { type: 'object', properties: { user_id: { type: 'string', pattern: '^(me|[1-9][0-9]*)$' } } }
+const itemParams = { type: 'object', properties: { user_id: userParams.properties.user_id, id: { type: 'string', pattern: '^[1-9][0-9]*$' } } }
+const keySchema = { type: 'string', minLength: 1, maxLength: 255, pattern: '^[^\\u0000-\\u001F\\u007F]*$' }
+
+declare module 'fastify' {
+  interface FastifyRequest { targetUser: number }
+}
+
+/** Builds the baseline app on `store`, listens on PORT (127.0.0.1) and closes on SIGTERM/SIGINT. */
+export async function runBaseline (store: Store): Promise<void> {
+  const secret = process.env.JWT_SECRET ?? 'bench'
+  const port = Number(process.env.PORT ?? 0)
+
+  const app = Fastify({ logger: false })
+  await app.register(fastifyJwt, { secret })
+
+  app.decorateRequest('targetUser', 0)
+  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+    let claims: { sub?: string | number, roles?: string[] }
+    try {
+      claims = await request.jwtVerify()
+    } catch {
+      return reply.code(401).send({ statusCode: 401, code: 'UNAUTHORIZED', error: 'Unauthorized', message: 'bad token' })
+    }
+    const caller = Number(claims.sub)
+    const param = (request.params as { user_id: string }).user_id
+    const target = param === 'me' ? caller : Number(param)
+    if (target !== caller && !claims.roles?.includes('admin')) {
+      return reply.code(403).send({ statusCode: 403, code: 'FORBIDDEN', error: 'Forbidden', message: 'forbidden' })
+    }
+    request.targetUser = target
+  })
+
+  const notFound = (reply: FastifyReply) =>
+    reply.code(404).send({ statusCode: 404, code: 'NOT_FOUND', error: 'Not Found', message: 'Preference not found' })
+
+  app.post('/api/v2/user/:user_id/preference/', {
+    schema: {
+      params: userParams,
+      body: { type: 'object', required: ['key', 'value'], properties: { key: keySchema, value: {} } },
+      response: { 201: preference, '4xx': error }
+    }
+  }, async (request, reply) => {
+    const { key, value } = request.body as { key: string, value: unknown }
+    const json = JSON.stringify(value)
+    if (Buffer.byteLength(json) > 65536) return reply.code(413).send({ statusCode: 413, code: 'TOO_LARGE', error: 'Payload Too Large', message: 'too large' })
+    const result = await store.create(request.targetUser, key, json, new Date().toISOString())
+    if (typeof result === 'string') return reply.code(409).send({ statusCode: 409, code: result, error: 'Conflict', message: result })
+    return reply.code(201).header('location', `/api/v2/user/${result.user_id}/preference/${result.id}/`).send(toPreference(result))
+  })
+
+  app.get('/api/v2/user/:user_id/preference/', {
+    schema: {
+      params: userParams,
+      querystring: {
+        type: 'object',
+        properties: {
+          key: { type: 'string' },
+          limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+          offset: { type: 'integer', minimum: 0, default: 0 }
+        }
+      },
+      response: {
+        200: {
+          type: 'object',
+          properties: {
+            count: { type: 'integer' },
+            next: { type: ['string', 'null'] },
+            previous: { type: ['string', 'null'] },
+            results: { type: 'array', items: preference }
+          }
+        }
+      }
+    }
+  }, async (request) => {
+    const { key, limit, offset } = request.query as { key?: string, limit: number, offset: number }
+    const user = request.targetUser
+    const count = await store.count(user, key)
+    const rows = await store.list(user, key, limit, offset)
+    const base = `${request.protocol}://${request.host}${request.url.split('?')[0]}`
+    const link = (o: number) => {
+      const q = new URLSearchParams(request.query as Record<string, string>)
+      q.set('offset', String(o))
+      return `${base}?${q.toString()}`
+    }
+    return {
+      count,
+      next: offset + limit < count ? link(offset + limit) : null,
+      previous: offset > 0 ? link(Math.max(0, offset - limit)) : null,
+      results: rows.map(toPreference)
+    }
+  })
+
+  app.get('/api/v2/user/:user_id/preference/:id/', {
+    schema: { params: itemParams, response: { 200: preference } }
+  }, async (request, reply) => {
+    const row = await store.get(request.targetUser, Number((request.params as { id: string }).id))
+    return row === undefined ? notFound(reply) : toPreference(row)
+  })
+
+  app.get('/api/v2/user/:user_id/preference/by-key/:key/', {
+    schema: { params: { type: 'object', properties: { user_id: userParams.properties.user_id, key: keySchema } }, response: { 200: preference } }
+  }, async (request, reply) => {
+    const row = await store.getByKey(request.targetUser, (request.params as { key: string }).key)
+    return row === undefined ? notFound(reply) : toPreference(row)
+  })
+
+  app.patch('/api/v2/user/:user_id/preference/:id/', {
+    schema: {
+      params: itemParams,
+      body: { type: 'object', properties: { key: keySchema, value: {} } },
+      response: { 200: preference }
+    }
+  }, async (request, reply) => {
+    const { value } = request.body as { value: unknown }
+    const row = await store.patchValue(JSON.stringify(value), new Date().toISOString(), request.targetUser,
+      Number((request.params as { id: string }).id))
+    return row === undefined ? notFound(reply) : toPreference(row)
+  })
+
+  app.delete('/api/v2/user/:user_id/preference/:id/', {
+    schema: { params: itemParams }
+  }, async (request, reply) => {
+    const deleted = await store.delete(request.targetUser, Number((request.params as { id: string }).id))
+    return deleted ? reply.code(204).send() : notFound(reply)
+  })
+
+  const address = await app.listen({ host: '127.0.0.1', port })
+  process.stdout.write(`listening ${address}\n`)
+  const stop = () => {
+    app.close().then(async () => { await store.close(); process.exit(0) }, () => process.exit(1))
+  }
+  process.on('SIGTERM', stop)
+  process.on('SIGINT', stop)
+}
