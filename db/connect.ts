@@ -1,7 +1,9 @@
 import { mkdirSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import SQLite from 'better-sqlite3'
-import { Kysely, PostgresDialect, type SqliteDatabase, SqliteDialect } from 'kysely'
+import {
+  Kysely, PostgresDialect, type PostgresPool, type PostgresPoolClient, type SqliteDatabase, SqliteDialect
+} from 'kysely'
 import pg from 'pg'
 import { InvalidOptionError } from '../errors.js'
 import type { Database, Dialect } from './types.js'
@@ -71,6 +73,38 @@ function withStatementCache (sqlite: SQLite.Database): SqliteDatabase {
   }
 }
 
+const NAMED_STATEMENTS = 256
+
+/**
+ * Kysely sends every query unnamed, so PostgreSQL parses and plans it each time. Giving each
+ * distinct SQL text a name makes pg prepare it once per connection and then only bind and
+ * execute. The names are bounded: past that many distinct texts, queries go unnamed.
+ */
+function withNamedStatements (pool: pg.Pool): PostgresPool {
+  const names = new Map<string, string>()
+  const nameOf = (text: string): string | undefined => {
+    let name = names.get(text)
+    if (name === undefined && names.size < NAMED_STATEMENTS) {
+      name = `user_preference_${names.size}`
+      names.set(text, name)
+    }
+    return name
+  }
+  return {
+    connect: async () => {
+      const client = await pool.connect()
+      return {
+        query: (async (text: string, values: unknown[]) => {
+          const name = nameOf(text)
+          return name === undefined ? client.query(text, values) : client.query({ name, text, values })
+        }) as unknown as PostgresPoolClient['query'],
+        release: () => { client.release() }
+      }
+    },
+    end: async () => { await pool.end() }
+  }
+}
+
 export interface OpenedDatabase {
   db: Kysely<Database>
   dialect: Dialect
@@ -99,7 +133,7 @@ export function openDatabase (url: string | undefined, options: ConnectOptions =
     const safe = new URL(target.connectionString)
     safe.password = ''
     return {
-      db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }),
+      db: new Kysely<Database>({ dialect: new PostgresDialect({ pool: withNamedStatements(pool) }) }),
       dialect: 'postgres',
       description: `postgres ${safe.host}${safe.pathname}`
     }
