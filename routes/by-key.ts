@@ -7,10 +7,10 @@ import { NotFoundError } from '../errors.js'
 import { PreferenceKeyParamsSchema, UpsertPreferenceBodySchema } from '../schemas/preference.js'
 import { ReadConditionHeadersSchema, WriteConditionHeadersSchema } from '../schemas/conditional.js'
 import {
-  authErrorResponses, bodyErrorResponses, conflictResponse, notFoundResponse, notModifiedResponse,
-  preconditionFailedResponse, preferenceResponse
+  authErrorResponses, bodyErrorResponses, conflictResponse, notFoundResponse, preconditionFailedResponse,
+  preferenceResponse, readPreferenceResponses
 } from '../schemas/responses.js'
-import { notModified, preferenceEtag, sendNotModified, writePrecondition } from './etag.js'
+import { preferenceEtag, replyWithPreference, writePrecondition } from './etag.js'
 import type { PreferenceRouteOptions } from './preferences.js'
 import { security, tags } from './preferences.js'
 import { bodyValueText, encodeValue } from './values.js'
@@ -35,21 +35,10 @@ const byKeyRoutes: FastifyPluginAsyncTypebox<PreferenceRouteOptions> = async (fa
         headers: ReadConditionHeadersSchema,
         description: 'With If-None-Match holding its current ETag (or `*`): 304, no body.',
         params: PreferenceKeyParamsSchema,
-        response: {
-          200: preferenceResponse('The preference'),
-          ...notModifiedResponse,
-          ...authErrorResponses,
-          ...notFoundResponse
-        }
+        response: readPreferenceResponses
       }
-    }, async (request, reply) => {
-      const preference = await findPreferenceByKey(db, request.preferencesUserId, request.preferenceKey)
-      if (preference === undefined) throw new NotFoundError()
-      const etag = preferenceEtag(preference)
-      reply.header('etag', etag)
-      if (notModified(request, etag)) return sendNotModified(reply)
-      return preference
-    })
+    }, async (request, reply) =>
+      replyWithPreference(request, reply, await findPreferenceByKey(db, request.preferencesUserId, request.preferenceKey)))
 
     fastify.put(path, {
       schema: {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Precondition } from '../db/preferences.js'
-import { PreconditionFailedError } from '../errors.js'
+import { NotFoundError, PreconditionFailedError } from '../errors.js'
 import { jsonTextOf } from '../schemas/json-text.js'
 import type { Preference, PreferenceList } from '../schemas/preference.js'
 import { preferenceListJson } from '../plugins/serialization.js'
@@ -72,6 +72,19 @@ export function notModified (request: FastifyRequest, etag: string): boolean {
 /** 304 with no body at all (no Content-Length, no Content-Type); the ETag header stays. */
 export function sendNotModified (reply: FastifyReply): FastifyReply {
   return reply.code(304).send()
+}
+
+/**
+ * The answer to a GET of one preference: a 404 when there is none, else the preference with
+ * its ETag, or a 304 when If-None-Match already holds that ETag.
+ */
+export function replyWithPreference (
+  request: FastifyRequest, reply: FastifyReply, preference: Preference | undefined
+): FastifyReply | Preference {
+  if (preference === undefined) throw new NotFoundError()
+  const etag = preferenceEtag(preference)
+  reply.header('etag', etag)
+  return notModified(request, etag) ? sendNotModified(reply) : preference
 }
 
 /**

@@ -14,9 +14,11 @@ import {
 import { ReadConditionHeadersSchema, WriteConditionHeadersSchema } from '../schemas/conditional.js'
 import {
   authErrorResponses, bodyErrorResponses, conflictResponse, createdResponse, notFoundResponse, notModifiedResponse,
-  preconditionFailedResponse, preferenceResponse, withEtag
+  preconditionFailedResponse, preferenceResponse, readPreferenceResponses, withEtag
 } from '../schemas/responses.js'
-import { listEtag, notModified, preferenceEtag, sendNotModified, writePrecondition } from './etag.js'
+import {
+  listEtag, notModified, preferenceEtag, replyWithPreference, sendNotModified, writePrecondition
+} from './etag.js'
 import { bodyValueText, encodeValue } from './values.js'
 
 export interface PreferenceRouteOptions {
@@ -118,21 +120,10 @@ const preferenceRoutes: FastifyPluginAsyncTypebox<PreferenceRouteOptions> = asyn
         headers: ReadConditionHeadersSchema,
         description: 'With If-None-Match holding its current ETag (or `*`): 304, no body.',
         params: PreferenceParamsSchema,
-        response: {
-          200: preferenceResponse('The preference'),
-          ...notModifiedResponse,
-          ...authErrorResponses,
-          ...notFoundResponse
-        }
+        response: readPreferenceResponses
       }
-    }, async (request, reply) => {
-      const preference = await findPreference(db, request.preferencesUserId, request.preferenceId)
-      if (preference === undefined) throw new NotFoundError()
-      const etag = preferenceEtag(preference)
-      reply.header('etag', etag)
-      if (notModified(request, etag)) return sendNotModified(reply)
-      return preference
-    })
+    }, async (request, reply) =>
+      replyWithPreference(request, reply, await findPreference(db, request.preferencesUserId, request.preferenceId)))
 
     fastify.patch(item, {
       schema: {

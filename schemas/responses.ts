@@ -66,5 +66,13 @@ export const preconditionFailedResponse = {
   412: error('If-Match does not match the current ETag, or If-None-Match does (PREFERENCE_PRECONDITION_FAILED)')
 }
 
+/** What a GET of one preference answers (by id or by key). */
+export const readPreferenceResponses = {
+  200: preferenceResponse('The preference'),
+  ...notModifiedResponse,
+  ...authErrorResponses,
+  ...notFoundResponse
+}
+
 /** 201 from a create: the Preference, its ETag and a Location header. */
 export const createdResponse = preferenceResponse('Created; `Location` names the new preference', true)
