@@ -8,6 +8,7 @@ import { run } from '../examples/client.js'
 import { build } from '../examples/host-app.js'
 import { attachContract } from './contract.js'
 import { bearer, freshDatabaseUrl, PREFIX, token } from './helper.js'
+import { childEnv } from './child-env.js'
 
 // The examples are run, so that they cannot rot: the host in-process and both as the README
 // tells people to run them.
@@ -19,7 +20,7 @@ interface Child { process: ChildProcess, output: () => string, exited: Promise<n
 
 function start (t: Test, file: string, env: Record<string, string>): Child {
   const child = spawn(process.execPath, ['--import', 'tsx', file], {
-    cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe']
+    cwd: ROOT, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe']
   })
   t.after(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
   let output = ''

@@ -8,6 +8,7 @@ import { type AppOptions, buildApp, SERVER_LIMITS } from '../app.js'
 import { loadConfig } from '../config.js'
 import { ERROR_CODES } from '../errors.js'
 import { bearer, build, client, freshDatabaseUrl, PREFIX, SECRET, token } from './helper.js'
+import { childEnv } from './child-env.js'
 
 // The standalone server's limits, over real sockets on 127.0.0.1 (inject has no sockets,
 // header size limit or timeouts), and the optional per-caller rate limit.
@@ -236,11 +237,9 @@ t.test('RATE_LIMIT_PER_MINUTE', async (t) => {
 })
 
 t.test('RATE_LIMIT_PER_MINUTE on the real server: the third request of a minute is a 429', async (t) => {
-  const env: NodeJS.ProcessEnv = { ...process.env }
-  for (const name of ['DATABASE_URL', 'JWT_SECRET', 'PORT', 'HOST', 'LOG_LEVEL', 'RATE_LIMIT_PER_MINUTE']) delete env[name]
   const child = spawn(process.execPath, ['--import', 'tsx', 'server.ts'], {
     cwd: ROOT,
-    env: { ...env, PORT: '0', JWT_SECRET: SECRET, DATABASE_URL: await freshDatabaseUrl(t), RATE_LIMIT_PER_MINUTE: '2' },
+    env: childEnv({ PORT: '0', JWT_SECRET: SECRET, DATABASE_URL: await freshDatabaseUrl(t), RATE_LIMIT_PER_MINUTE: '2' }),
     stdio: ['ignore', 'pipe', 'pipe']
   })
   const exited = new Promise((resolve) => child.once('close', resolve))

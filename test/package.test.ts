@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import type { Test } from 'tap'
 import { freshDatabaseUrl, SECRET, token } from './helper.js'
+import { childEnv } from './child-env.js'
 
 // The package as a user gets it: `npm pack`, installed into a new application outside the
 // repository, imported by plain ESM JavaScript, run with node and spoken to over HTTP. Whatever
@@ -22,7 +23,7 @@ interface Ran { code: number | null, signal: NodeJS.Signals | null, stdout: stri
 
 /** Runs a command to its end, killed after `timeoutMs` or when the test ends. */
 async function run (t: Test, command: string, args: string[], options: { cwd: string, env?: NodeJS.ProcessEnv, timeoutMs: number }): Promise<Ran> {
-  const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? childEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
   t.after(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
   let stdout = ''
   let stderr = ''
@@ -153,7 +154,7 @@ t.test('npm pack, installed in a new app outside the repository, served over HTT
   ok(t, await localPrebuilds(t, dir), 'the local prebuild')
   const installed = await run(t, 'npm', ['install', join(dir, info.filename), 'fastify@5', '--no-audit', '--no-fund', '--prefer-offline'], {
     cwd: app,
-    env: { ...process.env, npm_config_better_sqlite3_local_prebuilds: join(dir, 'prebuilds') },
+    env: childEnv({ npm_config_better_sqlite3_local_prebuilds: join(dir, 'prebuilds') }),
     timeoutMs: NPM_TIMEOUT
   })
   ok(t, installed, 'npm install of the tarball')
@@ -164,7 +165,7 @@ t.test('npm pack, installed in a new app outside the repository, served over HTT
   writeFileSync(join(app, 'client.mjs'), CLIENT)
   const database = await freshDatabaseUrl(t)
   const server: ChildProcess = spawn(process.execPath, ['host.mjs'], {
-    cwd: app, env: { ...process.env, JWT_SECRET: SECRET, DATABASE_URL: database }, stdio: ['ignore', 'pipe', 'pipe']
+    cwd: app, env: childEnv({ JWT_SECRET: SECRET, DATABASE_URL: database }), stdio: ['ignore', 'pipe', 'pipe']
   })
   t.after(() => { if (server.exitCode === null && server.signalCode === null) server.kill('SIGKILL') })
   let out = ''
@@ -197,7 +198,7 @@ t.test('npm pack, installed in a new app outside the repository, served over HTT
 
   // The ./client entry point, from plain JavaScript.
   const client = await run(t, process.execPath, ['client.mjs'], {
-    cwd: app, env: { ...process.env, BASE_URL: `${address}/api/v2`, TOKEN: token(3) }, timeoutMs: 30_000
+    cwd: app, env: childEnv({ BASE_URL: `${address}/api/v2`, TOKEN: token(3) }), timeoutMs: 30_000
   })
   ok(t, client, 'client.mjs')
   t.match(JSON.parse(client.stdout), {

@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import type { Test } from 'tap'
+import { childEnv } from './child-env.js'
 
 // End to end: the real `server.ts` in a child process, spoken to over HTTP.
 
@@ -13,12 +14,6 @@ const START_TIMEOUT = 30_000
 const EXIT_TIMEOUT = 10_000
 
 /** The environment without anything of ours that the server reads. */
-function baseEnv (extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env }
-  for (const name of ['DATABASE_URL', 'JWT_SECRET', 'PORT', 'HOST', 'LOG_LEVEL']) delete env[name]
-  return { ...env, ...extra }
-}
-
 interface Exit { code: number | null, signal: NodeJS.Signals | null }
 
 class Child {
@@ -87,7 +82,7 @@ class Child {
 /** Starts a TypeScript entry point of the repository; it is killed when the test ends. */
 function run (t: Test, args: string[], env: Record<string, string>): Child {
   const child = new Child(spawn(process.execPath, ['--import', 'tsx', ...args], {
-    cwd: ROOT, env: baseEnv(env), stdio: ['pipe', 'pipe', 'pipe']
+    cwd: ROOT, env: childEnv(env), stdio: ['pipe', 'pipe', 'pipe']
   }))
   t.after(async () => {
     if (child.running) {

@@ -9,6 +9,7 @@ import { loadConfig } from '../config.js'
 import { DEFAULT_SQLITE_PATH, openDatabase, parseDatabaseUrl } from '../db/connect.js'
 import { migrateToLatest } from '../db/migrate.js'
 import { freshDatabaseUrl } from './helper.js'
+import { childEnv } from './child-env.js'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
 const MIGRATION = '2026-11-28-01-create-user-preference'
@@ -17,10 +18,8 @@ interface RunResult { code: number | null, signal: NodeJS.Signals | null, stdout
 
 /** Runs a TypeScript script of the repository to completion (killed after `timeoutMs`). */
 function runScript (t: Test, script: string, env: Record<string, string>, timeoutMs = 30_000): Promise<RunResult> {
-  const childEnv: NodeJS.ProcessEnv = { ...process.env }
-  for (const name of ['DATABASE_URL', 'JWT_SECRET', 'PORT', 'HOST', 'LOG_LEVEL']) delete childEnv[name]
   const child = spawn(process.execPath, ['--import', 'tsx', script], {
-    cwd: ROOT, env: { ...childEnv, ...env }, stdio: ['ignore', 'pipe', 'pipe']
+    cwd: ROOT, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe']
   })
   t.after(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
   let stdout = ''

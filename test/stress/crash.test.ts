@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
 import { adminToken, SECRET, token } from '../helper.js'
+import { childEnv } from '../child-env.js'
 
 // Crash safety (SQLite, WAL, synchronous=FULL): the real server under concurrent writes is
 // killed with SIGKILL mid-load, restarted on the same file, and every write that was
@@ -21,11 +22,9 @@ const REQUEST_TIMEOUT = 5_000
 interface Server { child: ChildProcessWithoutNullStreams, base: string, exited: Promise<void> }
 
 async function startServer (t: Test, database: string): Promise<Server> {
-  const env: NodeJS.ProcessEnv = { ...process.env }
-  for (const name of ['DATABASE_URL', 'JWT_SECRET', 'PORT', 'HOST', 'LOG_LEVEL', 'RATE_LIMIT_PER_MINUTE']) delete env[name]
   const child = spawn(process.execPath, ['--import', 'tsx', 'server.ts'], {
     cwd: ROOT,
-    env: { ...env, PORT: '0', DATABASE_URL: database, JWT_SECRET: SECRET, LOG_LEVEL: 'info' },
+    env: childEnv({ PORT: '0', DATABASE_URL: database, JWT_SECRET: SECRET, LOG_LEVEL: 'info' }),
     stdio: ['pipe', 'pipe', 'pipe']
   })
   const exited = new Promise<void>((resolve) => child.once('close', () => resolve()))
