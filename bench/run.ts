@@ -6,6 +6,8 @@
 // identically seeded schema that is dropped afterwards; writes bench/results-pg.json, and
 // says it skipped when no server answers at --pg-url (default TEST_DATABASE_URL or
 // postgres://postgres@127.0.0.1:5432/test).
+// --cpu-prof: both servers run with node --cpu-prof; the profiles are written to
+// bench/profiles/ when they stop (summarise one with `npx tsx bench/profile-top.ts <file>`).
 import autocannon from 'autocannon'
 import SQLite from 'better-sqlite3'
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
@@ -26,7 +28,8 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     pg: { type: 'boolean', default: false },
     'pg-url': { type: 'string', default: process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test' },
-    connections: { type: 'string', default: '32' }
+    connections: { type: 'string', default: '32' },
+    'cpu-prof': { type: 'boolean', default: false }
   }
 })
 
@@ -135,7 +138,8 @@ async function waitForHttp (url: string, child: ChildProcess): Promise<void> {
 async function startServer (name: Server['name'], databaseUrl: string, baseline = 'bench/baseline.ts'): Promise<Server> {
   const port = await freePort()
   // The plugin runs as `npm start` runs it (built JavaScript); the baseline from its source.
-  const argv = name === 'plugin' ? ['dist/server.js'] : ['--import', 'tsx', baseline]
+  const profile = args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${join(root, 'bench', 'profiles')}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`] : []
+  const argv = [...profile, ...(name === 'plugin' ? ['dist/server.js'] : ['--import', 'tsx', baseline])]
   const child = spawn(process.execPath, argv, {
     cwd: root,
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: databaseUrl, JWT_SECRET: SECRET, LOG_LEVEL: 'warn' },
