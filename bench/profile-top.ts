@@ -42,12 +42,15 @@ for (const [id, us] of selfUs) {
   owners.set(where, (owners.get(where) ?? 0) + us)
 }
 
+process.stdout.on('error', () => {}) // a closed pipe (| head) is not an error here
+
 const table = (title: string, map: Map<string, number>) => {
   process.stdout.write(`\n${title}\n`)
   for (const [name, us] of [...map].sort((a, b) => b[1] - a[1]).slice(0, rows)) {
-    process.stdout.write(`${(100 * us / total).toFixed(1).padStart(6)}%  ${name}\n`)
+    process.stdout.write(`${(100 * us / total).toFixed(1).padStart(6)}% ${(us / 1000).toFixed(0).padStart(7)} ms  ${name}\n`)
   }
 }
-process.stdout.write(`${file}: ${(total / 1e6).toFixed(1)} s sampled\n`)
+const idle = functions.get('(idle) (native):0') ?? 0
+process.stdout.write(`${file}: ${(total / 1e6).toFixed(1)} s sampled, ${((total - idle) / 1e6).toFixed(1)} s busy\n`)
 table('self time by package or file', owners)
 table('self time by function', functions)

@@ -7,7 +7,7 @@
 // says it skipped when no server answers at --pg-url (default TEST_DATABASE_URL or
 // postgres://postgres@127.0.0.1:5432/test).
 // --cpu-prof: both servers run with node --cpu-prof; the profiles are written to
-// bench/profiles/ when they stop (summarise one with `npx tsx bench/profile-top.ts <file>`).
+// bench/profiles/<server>/ when they stop (summarise one with `npx tsx bench/profile-top.ts <file>`).
 import autocannon from 'autocannon'
 import SQLite from 'better-sqlite3'
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
@@ -47,6 +47,8 @@ interface Measurement {
   p99: number
   non2xx: number
   errors: number
+  /** The server's CPU time (user + system) per completed request, in microseconds. */
+  cpuUs: number
 }
 
 interface Server {
@@ -135,11 +137,18 @@ async function waitForHttp (url: string, child: ChildProcess): Promise<void> {
   throw new Error(`no answer from ${url}`)
 }
 
+/**
+ * Both servers run with the heap limit `npm start` sets: under a 1 GB limit V8 grows the
+ * heap by a smaller factor after each full collection than under its 4 GB default.
+ */
+const SERVER_NODE_FLAGS = ['--max-old-space-size=1024']
+
 async function startServer (name: Server['name'], databaseUrl: string, baseline = 'bench/baseline.ts'): Promise<Server> {
   const port = await freePort()
   // The plugin runs as `npm start` runs it (built JavaScript); the baseline from its source.
-  const profile = args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${join(root, 'bench', 'profiles')}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`] : []
-  const argv = [...profile, ...(name === 'plugin' ? ['dist/server.js'] : ['--import', 'tsx', baseline])]
+  // One directory per server: tsx's loader thread writes a profile of its own.
+  const profile = args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${join(root, 'bench', 'profiles', name)}`] : []
+  const argv = [...profile, ...SERVER_NODE_FLAGS, ...(name === 'plugin' ? ['dist/server.js'] : ['--import', 'tsx', baseline])]
   const child = spawn(process.execPath, argv, {
     cwd: root,
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: databaseUrl, JWT_SECRET: SECRET, LOG_LEVEL: 'warn' },
@@ -242,13 +251,28 @@ const scenarios: Scenario[] = [
   }
 ]
 
+/**
+ * CPU time a process has used so far, in microseconds (Linux). Unlike requests/s on a shared
+ * machine, CPU per request does not depend on what else runs, so it shows a layer's cost.
+ */
+function cpuTimeUs (pid: number | undefined): number {
+  // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+  return (Number(fields[11]) + Number(fields[12])) * 1e6 / CLOCK_TICKS
+}
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100
+
 async function measure (server: Server, scenario: Scenario, counter: { n: number }, duration: number, amount?: number): Promise<Measurement> {
   const { path, ...options } = scenario.options(counter)
+  const cpuBefore = cpuTimeUs(server.child.pid)
   // autocannon takes a fixed path from the URL, not from `path`.
   const result = await autocannon({
     url: server.url + (path ?? ''),
     connections: CONNECTIONS,
     ...(amount !== undefined ? { amount } : { duration }),
+    // autocannon notices the end of a run (a reached amount) only at a sample tick: with its
+    // default of 1 s, a 4.3 s run counted as 5 s.
+    sampleInt: 50,
     ...options
   })
   if (result.non2xx > 0) {
@@ -260,7 +284,8 @@ async function measure (server: Server, scenario: Scenario, counter: { n: number
     p50: result.latency.p50,
     p99: result.latency.p99,
     non2xx: result.non2xx,
-    errors: result.errors + result.timeouts
+    errors: result.errors + result.timeouts,
+    cpuUs: Math.round((cpuTimeUs(server.child.pid) - cpuBefore) / Math.max(result.requests.total, 1))
   }
 }
 
@@ -341,10 +366,16 @@ async function runScenarios (servers: Record<Server['name'], Server>, backend: '
         plugin_p99_ms: p.p99,
         baseline_p50_ms: b.p50,
         baseline_p99_ms: b.p99,
+        plugin_cpu_us_per_req: p.cpuUs,
+        baseline_cpu_us_per_req: b.cpuUs,
         plugin_non2xx: p.non2xx + p.errors,
-        baseline_non2xx: b.non2xx + b.errors
+        baseline_non2xx: b.non2xx + b.errors,
+        // Peak so far: shows the scenario where a server's peak was reached.
+        plugin_peak_rss_mb: peakRssMb(servers.plugin.child.pid),
+        baseline_peak_rss_mb: peakRssMb(servers.baseline.child.pid)
       })
-      process.stdout.write(`${scenario.name}: plugin ${p.rps}/s, baseline ${b.rps}/s, ratio ${(p.rps / b.rps).toFixed(2)}\n`)
+      process.stdout.write(`${scenario.name}: plugin ${p.rps}/s, baseline ${b.rps}/s, ratio ${(p.rps / b.rps).toFixed(2)}; ` +
+        `CPU per request: plugin ${p.cpuUs} µs, baseline ${b.cpuUs} µs\n`)
     }
     const rss = { plugin: peakRssMb(servers.plugin.child.pid), baseline: peakRssMb(servers.baseline.child.pid) }
     console.table(rows)

@@ -4,6 +4,21 @@ import type { Database } from './types.js'
 
 const MARK = '\u0000kysely-param:'
 
+/** Runs one compiled statement outside any transaction and resolves to its rows. */
+export type DirectExecutor = (sql: string, parameters: unknown[]) => Promise<unknown[]>
+
+const directExecutors = new WeakMap<Kysely<Database>, DirectExecutor>()
+
+/**
+ * Lets compiled queries on `db` itself (not on its transactions, which are other objects)
+ * skip Kysely's connection handling and go straight to the driver. Only for a pool, where
+ * every statement gets a connection of its own: on SQLite's single connection a statement
+ * could land inside another request's open transaction, which Kysely's mutex prevents.
+ */
+export function executeDirectly (db: Kysely<Database>, executor: DirectExecutor): void {
+  directExecutors.set(db, executor)
+}
+
 /**
  * A query built and compiled once per dialect, then run with new values: Kysely would
  * otherwise build and compile the same query object tree on every request. Values stand in
@@ -26,6 +41,8 @@ export function compiledQuery<P extends string, R> (
       byAdapter.set(adapter, entry)
     }
     const { compiled, slots } = entry
+    const direct = directExecutors.get(db)
+    if (direct !== undefined) return direct(compiled.sql, slots.map((slot) => values[slot])) as Promise<R[]>
     const result = await db.executeQuery<R>({ ...compiled, parameters: slots.map((slot) => values[slot]) })
     return result.rows
   }

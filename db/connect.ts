@@ -6,6 +6,8 @@ import {
 } from 'kysely'
 import pg from 'pg'
 import { InvalidOptionError } from '../errors.js'
+import { type DirectExecutor, executeDirectly } from './compiled.js'
+import { pgTypes, useUtc } from './pg-types.js'
 import type { Database, Dialect } from './types.js'
 
 export const DEFAULT_SQLITE_PATH = 'data/preferences.sqlite'
@@ -79,29 +81,43 @@ const NAMED_STATEMENTS = 256
  * Kysely sends every query unnamed, so PostgreSQL parses and plans it each time. Giving each
  * distinct SQL text a name makes pg prepare it once per connection and then only bind and
  * execute. The names are bounded: past that many distinct texts, queries go unnamed.
+ * Statements without parameters (BEGIN, COMMIT) stay unnamed: pg sends them in the simple
+ * protocol, one message instead of five.
  */
-function withNamedStatements (pool: pg.Pool): PostgresPool {
+function namedStatements (pool: pg.Pool): { pool: PostgresPool, execute: DirectExecutor } {
   const names = new Map<string, string>()
-  const nameOf = (text: string): string | undefined => {
+  const config = (text: string, values: unknown[]): pg.QueryConfig | string => {
+    if (values.length === 0) return text
     let name = names.get(text)
     if (name === undefined && names.size < NAMED_STATEMENTS) {
       name = `user_preference_${names.size}`
       names.set(text, name)
     }
-    return name
+    return name === undefined ? { text, values } : { name, text, values }
   }
+  const query = async (client: pg.Pool | pg.PoolClient, text: string, values: unknown[]) => {
+    const queryConfig = config(text, values)
+    return typeof queryConfig === 'string' ? client.query(queryConfig) : client.query(queryConfig)
+  }
+  // One wrapper per pg client, so that Kysely finds its connection object for it again.
+  const wrappers = new WeakMap<pg.PoolClient, PostgresPoolClient>()
   return {
-    connect: async () => {
-      const client = await pool.connect()
-      return {
-        query: (async (text: string, values: unknown[]) => {
-          const name = nameOf(text)
-          return name === undefined ? client.query(text, values) : client.query({ name, text, values })
-        }) as unknown as PostgresPoolClient['query'],
-        release: () => { client.release() }
-      }
+    pool: {
+      connect: async () => {
+        const client = await pool.connect()
+        let wrapper = wrappers.get(client)
+        if (wrapper === undefined) {
+          wrapper = {
+            query: (async (text: string, values: unknown[]) => query(client, text, values)) as unknown as PostgresPoolClient['query'],
+            release: () => { client.release() }
+          }
+          wrappers.set(client, wrapper)
+        }
+        return wrapper
+      },
+      end: async () => { await pool.end() }
     },
-    end: async () => { await pool.end() }
+    execute: async (text, values) => (await query(pool, text, values)).rows
   }
 }
 
@@ -121,7 +137,8 @@ export function openDatabase (url: string | undefined, options: ConnectOptions =
       max: options.poolSize ?? 10,
       statement_timeout: statementTimeout,
       query_timeout: options.queryTimeoutMs ?? statementTimeout + 2_000,
-      connectionTimeoutMillis: options.connectionTimeoutMs ?? 5_000
+      connectionTimeoutMillis: options.connectionTimeoutMs ?? 5_000,
+      types: pgTypes
     })
     // An idle client losing its connection emits on the pool; without a listener that
     // would crash the process. The next query reconnects.
@@ -129,11 +146,17 @@ export function openDatabase (url: string | undefined, options: ConnectOptions =
     // A client losing its connection while checked out emits 'error' on itself, where
     // pg-pool does not listen: unheard, that crashed the process. The query in progress
     // fails on its own, and pg-pool drops the client when it is released.
-    pool.on('connect', (client) => { client.on('error', () => {}) })
+    pool.on('connect', (client) => {
+      client.on('error', () => {})
+      useUtc(client)
+    })
     const safe = new URL(target.connectionString)
     safe.password = ''
+    const statements = namedStatements(pool)
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: statements.pool }) })
+    executeDirectly(db, statements.execute)
     return {
-      db: new Kysely<Database>({ dialect: new PostgresDialect({ pool: withNamedStatements(pool) }) }),
+      db,
       dialect: 'postgres',
       description: `postgres ${safe.host}${safe.pathname}`
     }

@@ -15,10 +15,18 @@ export function preferenceJson (p: Preference): string {
     `"created_at":${quote(p.created_at)},"last_updated_at":${quote(p.last_updated_at)}}`
 }
 
+// A list page's JSON is built once: first for its ETag, then taken from here for the body.
+const listJson = new WeakMap<PreferenceList, string>()
+
 export function preferenceListJson (list: PreferenceList): string {
-  let results = ''
-  for (const p of list.results) results += (results === '' ? '' : ',') + preferenceJson(p)
-  return `{"count":${list.count},"next":${quote(list.next)},"previous":${quote(list.previous)},"results":[${results}]}`
+  let json = listJson.get(list)
+  if (json === undefined) {
+    let results = ''
+    for (const p of list.results) results += (results === '' ? '' : ',') + preferenceJson(p)
+    json = `{"count":${list.count},"next":${quote(list.next)},"previous":${quote(list.previous)},"results":[${results}]}`
+    listJson.set(list, json)
+  }
+  return json
 }
 
 const byHand: Record<SerializeAs, (data: never) => string> = {
