@@ -4,16 +4,19 @@ import type { Database } from './types.js'
 
 const MARK = '\u0000kysely-param:'
 
-/** Runs one compiled statement outside any transaction and resolves to its rows. */
-export type DirectExecutor = (sql: string, parameters: unknown[]) => Promise<unknown[]>
+/**
+ * Runs one compiled statement outside any transaction and gives its rows, or undefined when
+ * it cannot run now (Kysely's own path then runs it).
+ */
+export type DirectExecutor = (sql: string, parameters: unknown[]) => unknown[] | Promise<unknown[]> | undefined
 
 const directExecutors = new WeakMap<Kysely<Database>, DirectExecutor>()
 
 /**
  * Lets compiled queries on `db` itself (not on its transactions, which are other objects)
- * skip Kysely's connection handling and go straight to the driver. Only for a pool, where
- * every statement gets a connection of its own: on SQLite's single connection a statement
- * could land inside another request's open transaction, which Kysely's mutex prevents.
+ * skip Kysely's connection handling (a mutex or a pool checkout per query, and the objects
+ * around them) and go straight to the driver. The executor must never put a statement inside
+ * a transaction that another request holds open.
  */
 export function executeDirectly (db: Kysely<Database>, executor: DirectExecutor): void {
   directExecutors.set(db, executor)
@@ -41,9 +44,10 @@ export function compiledQuery<P extends string, R> (
       byAdapter.set(adapter, entry)
     }
     const { compiled, slots } = entry
-    const direct = directExecutors.get(db)
-    if (direct !== undefined) return direct(compiled.sql, slots.map((slot) => values[slot])) as Promise<R[]>
-    const result = await db.executeQuery<R>({ ...compiled, parameters: slots.map((slot) => values[slot]) })
+    const parameters = slots.map((slot) => values[slot])
+    const direct = directExecutors.get(db)?.(compiled.sql, parameters)
+    if (direct !== undefined) return await direct as R[]
+    const result = await db.executeQuery<R>({ ...compiled, parameters })
     return result.rows
   }
 }

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import SQLite from 'better-sqlite3'
 import {
-  Kysely, PostgresDialect, type PostgresPool, type PostgresPoolClient, type SqliteDatabase, SqliteDialect
+  Kysely, PostgresDialect, type PostgresPool, type PostgresPoolClient, SqliteDialect
 } from 'kysely'
 import pg from 'pg'
 import { InvalidOptionError } from '../errors.js'
@@ -59,19 +59,32 @@ const STATEMENT_CACHE_SIZE = 256
  * are reusable, so keep the most recent ones by SQL text. Safe because better-sqlite3 runs
  * one statement at a time to completion.
  */
-function withStatementCache (sqlite: SQLite.Database): SqliteDatabase {
+function statementCache (sqlite: SQLite.Database): (text: string) => SQLite.Statement {
   const statements = new Map<string, SQLite.Statement>()
-  return {
-    close: () => { sqlite.close() },
-    prepare: (text: string) => {
-      let statement = statements.get(text)
-      if (statement === undefined) {
-        statement = sqlite.prepare(text)
-        if (statements.size >= STATEMENT_CACHE_SIZE) statements.delete(statements.keys().next().value as string)
-        statements.set(text, statement)
-      }
-      return statement
+  return (text) => {
+    let statement = statements.get(text)
+    if (statement === undefined) {
+      statement = sqlite.prepare(text)
+      if (statements.size >= STATEMENT_CACHE_SIZE) statements.delete(statements.keys().next().value as string)
+      statements.set(text, statement)
     }
+    return statement
+  }
+}
+
+/**
+ * Single statements on SQLite's one connection, run at once when no transaction is open on
+ * it. better-sqlite3 runs a statement to completion before anything else can happen, so it
+ * cannot interleave with a transaction that begins later; while one is open (another request
+ * is between its awaits), the statement waits its turn behind Kysely's mutex instead.
+ */
+function sqliteDirect (sqlite: SQLite.Database, prepare: (text: string) => SQLite.Statement): DirectExecutor {
+  return (text, values) => {
+    if (sqlite.inTransaction) return undefined
+    const statement = prepare(text)
+    if (statement.reader) return statement.all(values)
+    statement.run(values)
+    return []
   }
 }
 
@@ -169,8 +182,13 @@ export function openDatabase (url: string | undefined, options: ConnectOptions =
   // FULL: a transaction acknowledged to a client survives a crash or power loss.
   sqlite.pragma('synchronous = FULL')
   sqlite.pragma(`busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)}`)
+  const prepare = statementCache(sqlite)
+  const db = new Kysely<Database>({
+    dialect: new SqliteDialect({ database: { prepare, close: () => { sqlite.close() } } })
+  })
+  executeDirectly(db, sqliteDirect(sqlite, prepare))
   return {
-    db: new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) }),
+    db,
     dialect: 'sqlite',
     description: memory ? 'sqlite :memory:' : `sqlite ${resolve(target.path)}`
   }

@@ -172,29 +172,56 @@ export async function insertPreference (trx: Db, userId: number, input: NewPrefe
 }
 
 /**
+ * Inserts unless the user already holds `max` preferences: counting and inserting are one
+ * statement, which inserts nothing at the limit. PostgreSQL needs the types of the selected
+ * parameters spelt out; SQLite must not get them (it would read CAST(... AS timestamptz) as
+ * a number).
+ */
+const insertBelowLimit = compiledQuery<'userId' | 'key' | 'value' | 'now' | 'max', UserPreferenceRow>((db, p) => {
+  const typed = (value: never, type: 'bigint' | 'timestamptz') =>
+    isPostgres(db) ? sql<never>`cast(${value} as ${sql.raw(type)})` : sql<never>`${value}`
+  return db.insertInto('user_preference')
+    .columns(['user_id', 'key', 'value', 'created_at', 'last_updated_at'])
+    .expression(db.selectNoFrom((eb) => [
+      typed(p('userId'), 'bigint').as('user_id'),
+      eb.val(p('key')).as('key'),
+      eb.val(p('value')).as('value'),
+      typed(p('now'), 'timestamptz').as('created_at'),
+      typed(p('now'), 'timestamptz').as('last_updated_at')
+    ]).where((eb) => eb(
+      eb.selectFrom('user_preference').select(eb.fn.countAll().as('n')).where('user_id', '=', p('userId')),
+      '<',
+      p('max')
+    )))
+    .returningAll()
+})
+
+/**
  * Inserts a preference unless the key exists (KeyExistsError) or the user is at the limit
- * (LimitReachedError). Counting and inserting happen in one transaction that is serialised
- * per user, so concurrent creates cannot overshoot the limit.
+ * (LimitReachedError). The limit check and the insert are one statement: atomic on SQLite,
+ * whose writes are serialised; on PostgreSQL it runs under the per-user create lock, so that
+ * concurrent creates cannot both see room for one more.
  */
 export async function createPreference (
   db: Db, userId: number, input: NewPreference, maxPerUser: number, now: Date = new Date()
 ): Promise<Preference> {
+  const values = { userId, key: input.key, value: input.valueJson, now: now.toISOString(), max: maxPerUser }
+  let row: UserPreferenceRow | undefined
   try {
-    return await db.transaction().execute(async (trx) => {
-      await lockUserForCreate(trx, userId)
-      if (await countPreferences(trx, userId) >= maxPerUser) {
-        // At the limit, a duplicate key is still the more useful answer.
-        const existing = await trx.selectFrom('user_preference').select('id')
-          .where('user_id', '=', userId).where('key', '=', input.key).executeTakeFirst()
-        if (existing !== undefined) throw new KeyExistsError(input.key)
-        throw new LimitReachedError(maxPerUser, ': this user already holds that many')
-      }
-      return insertPreference(trx, userId, input, now.toISOString())
-    })
+    [row] = isPostgres(db)
+      ? await db.transaction().execute(async (trx) => {
+        await lockUserForCreate(trx, userId)
+        return insertBelowLimit(trx, values)
+      })
+      : await insertBelowLimit(db, values)
   } catch (error) {
     if (isUniqueViolation(error)) throw new KeyExistsError(input.key)
     throw error
   }
+  if (row !== undefined) return toPreference(row)
+  // Nothing inserted: the user is at the limit. A duplicate key is still the more useful answer.
+  if (await findPreferenceByKey(db, userId, input.key) !== undefined) throw new KeyExistsError(input.key)
+  throw new LimitReachedError(maxPerUser, ': this user already holds that many')
 }
 
 const updateValue = compiledQuery<'userId' | 'id' | 'value' | 'now', UserPreferenceRow>((db, p) =>
