@@ -49,6 +49,27 @@ interface Measurement {
   errors: number
   /** The server's CPU time (user + system) per completed request, in microseconds. */
   cpuUs: number
+  requests: number
+  seconds: number
+  cpuTotalUs: number
+}
+
+/** Two halves of one server's run as one: totals added, latency percentiles averaged. */
+function combine (a: Measurement, b: Measurement): Measurement {
+  const requests = a.requests + b.requests
+  const seconds = a.seconds + b.seconds
+  const cpuTotalUs = a.cpuTotalUs + b.cpuTotalUs
+  return {
+    rps: Math.round(requests / seconds),
+    p50: Math.round((a.p50 + b.p50) / 2),
+    p99: Math.round((a.p99 + b.p99) / 2),
+    non2xx: a.non2xx + b.non2xx,
+    errors: a.errors + b.errors,
+    cpuUs: Math.round(cpuTotalUs / Math.max(requests, 1)),
+    requests,
+    seconds,
+    cpuTotalUs
+  }
 }
 
 interface Server {
@@ -278,14 +299,19 @@ async function measure (server: Server, scenario: Scenario, counter: { n: number
   if (result.non2xx > 0) {
     process.stderr.write(`  ${server.name} ${scenario.name}: non-2xx answers ${JSON.stringify(result.statusCodeStats)}\n`)
   }
+  // Completed requests over the run's real duration (autocannon's average is per-second samples).
+  const seconds = (result.finish.getTime() - result.start.getTime()) / 1000
+  const cpuTotalUs = cpuTimeUs(server.child.pid) - cpuBefore
   return {
-    // Completed requests over the run's real duration (autocannon's average is per-second samples).
-    rps: Math.round(result.requests.total / ((result.finish.getTime() - result.start.getTime()) / 1000)),
+    rps: Math.round(result.requests.total / seconds),
     p50: result.latency.p50,
     p99: result.latency.p99,
     non2xx: result.non2xx,
     errors: result.errors + result.timeouts,
-    cpuUs: Math.round((cpuTimeUs(server.child.pid) - cpuBefore) / Math.max(result.requests.total, 1))
+    cpuUs: Math.round(cpuTotalUs / Math.max(result.requests.total, 1)),
+    requests: result.requests.total,
+    seconds,
+    cpuTotalUs
   }
 }
 
@@ -347,16 +373,20 @@ async function runScenarios (servers: Record<Server['name'], Server>, backend: '
           continue
         }
       }
-      const order = i % 2 === 0 ? (['plugin', 'baseline'] as const) : (['baseline', 'plugin'] as const)
-      const results: Partial<Record<Server['name'], Measurement>> = {}
+      // Each server runs twice, for half the time each, in the order A B B A: whatever drifts
+      // during a scenario (the shared machine's load, the database's caches, autovacuum)
+      // weighs on both alike.
+      const [first, second] = i % 2 === 0 ? (['plugin', 'baseline'] as const) : (['baseline', 'plugin'] as const)
+      const halves: Record<Server['name'], Measurement[]> = { plugin: [], baseline: [] }
       // Each server's writes in this scenario start from the same place.
       const counters = { plugin: { n: 0 }, baseline: { n: 0 } }
-      for (const name of order) {
-        if (scenario.warmup) await measure(servers[name], scenario, counters[name], WARMUP)
-        results[name] = await measure(servers[name], scenario, counters[name], DURATION, scenario.amount)
+      for (const name of [first, second, second, first]) {
+        if (scenario.warmup && halves[name].length === 0) await measure(servers[name], scenario, counters[name], WARMUP)
+        const amount = scenario.amount === undefined ? undefined : scenario.amount / 2
+        halves[name].push(await measure(servers[name], scenario, counters[name], DURATION / 2, amount))
       }
-      const p = results.plugin as Measurement
-      const b = results.baseline as Measurement
+      const p = combine(halves.plugin[0], halves.plugin[1])
+      const b = combine(halves.baseline[0], halves.baseline[1])
       rows.push({
         scenario: scenario.name,
         plugin_rps: p.rps,
