@@ -66,8 +66,10 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   // otherwise hold server.close() open until the client lets go.
   let closing = false
   app.addHook('preClose', async () => { closing = true })
-  app.addHook('onSend', async (_request, reply) => {
+  // A callback hook: it runs on every answer, and an async one costs a promise each time.
+  app.addHook('onSend', (_request, reply, payload, done) => {
     if (closing) reply.header('connection', 'close')
+    done(null, payload)
   })
 
   await app.register(swagger, {
