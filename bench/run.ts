@@ -339,7 +339,18 @@ async function comparePg (url: string): Promise<void> {
       plugin: await startServer('plugin', schemaUrl(url, schemas.plugin)),
       baseline: await startServer('baseline', schemaUrl(url, schemas.baseline), 'bench/baseline-pg.ts')
     }
-    await runScenarios(servers, 'postgres', 'results-pg.json')
+    // Both tables vacuumed before each scenario: otherwise autovacuum ran whenever one of them
+    // crossed its threshold, which could land on one server's half of a scenario only.
+    const vacuum = async () => {
+      const admin = new pg.Client({ connectionString: url })
+      await admin.connect()
+      try {
+        for (const schema of Object.values(schemas)) await admin.query(`VACUUM ANALYZE ${schema}.user_preference`)
+      } finally {
+        await admin.end()
+      }
+    }
+    await runScenarios(servers, 'postgres', 'results-pg.json', vacuum)
   } finally {
     const admin = new pg.Client({ connectionString: url })
     await admin.connect()
@@ -359,7 +370,9 @@ async function stop (server: Server): Promise<void> {
   await exited
 }
 
-async function runScenarios (servers: Record<Server['name'], Server>, backend: 'sqlite' | 'postgres', resultsFile: string): Promise<void> {
+async function runScenarios (
+  servers: Record<Server['name'], Server>, backend: 'sqlite' | 'postgres', resultsFile: string, beforeScenario?: () => Promise<void>
+): Promise<void> {
   const selected = args.only === undefined ? scenarios : scenarios.filter((s) => args.only?.split(',').includes(s.name))
   const rows: Array<Record<string, unknown>> = []
   try {
@@ -378,6 +391,7 @@ async function runScenarios (servers: Record<Server['name'], Server>, backend: '
       // weighs on both alike.
       const [first, second] = i % 2 === 0 ? (['plugin', 'baseline'] as const) : (['baseline', 'plugin'] as const)
       const halves: Record<Server['name'], Measurement[]> = { plugin: [], baseline: [] }
+      await beforeScenario?.()
       // Each server's writes in this scenario start from the same place.
       const counters = { plugin: { n: 0 }, baseline: { n: 0 } }
       for (const name of [first, second, second, first]) {
