@@ -113,21 +113,24 @@ function schemaUrl (url: string, schema: string): string {
   return u.toString()
 }
 
+/** Runs `fn` on a connection of its own to `url`, closed afterwards. */
+async function withPgClient (url: string, fn: (client: pg.Client) => Promise<void>): Promise<void> {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    await fn(client)
+  } finally {
+    await client.end()
+  }
+}
+
 /** The same data as seed(), in a new PostgreSQL schema: the plugin's migrations, then bulk inserts. */
 async function seedPg (url: string, schema: string): Promise<void> {
-  const admin = new pg.Client({ connectionString: url })
-  await admin.connect()
-  try {
-    await admin.query(`CREATE SCHEMA ${schema}`)
-  } finally {
-    await admin.end()
-  }
+  await withPgClient(url, async (admin) => { await admin.query(`CREATE SCHEMA ${schema}`) })
   const { db } = openDatabase(schemaUrl(url, schema))
   await migrateToLatest(db)
   await db.destroy()
-  const client = new pg.Client({ connectionString: schemaUrl(url, schema) })
-  await client.connect()
-  try {
+  await withPgClient(schemaUrl(url, schema), async (client) => {
     const now = new Date().toISOString()
     // Explicit ids, as SQLite hands them out (1..200 for user 1, then user 2's), then the
     // identity sequence moved past them so that creates continue from there.
@@ -139,9 +142,7 @@ async function seedPg (url: string, schema: string): Promise<void> {
     [now, OWNER_ROWS, DELETE_ROWS])
     await client.query("SELECT setval(pg_get_serial_sequence('user_preference', 'id'), (SELECT max(id) FROM user_preference))")
     await client.query('ANALYZE user_preference')
-  } finally {
-    await client.end()
-  }
+  })
 }
 
 async function waitForHttp (url: string, child: ChildProcess): Promise<void> {
@@ -159,10 +160,12 @@ async function waitForHttp (url: string, child: ChildProcess): Promise<void> {
 }
 
 /**
- * Both servers run with the heap limit `npm start` sets: under a 1 GB limit V8 grows the
- * heap by a smaller factor after each full collection than under its 4 GB default.
+ * Both servers run with the heap limit `npm start` sets (read from package.json, so the two
+ * cannot drift apart): under it V8 grows the heap by a smaller factor after each full
+ * collection than under its default of several GB.
  */
-const SERVER_NODE_FLAGS = ['--max-old-space-size=1024']
+const SERVER_NODE_FLAGS = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: { start: string } })
+  .scripts.start.match(/--max-old-space-size=\d+/g) ?? []
 
 async function startServer (name: Server['name'], databaseUrl: string, baseline = 'bench/baseline.ts'): Promise<Server> {
   const port = await freePort()
@@ -341,24 +344,14 @@ async function comparePg (url: string): Promise<void> {
     }
     // Both tables vacuumed before each scenario: otherwise autovacuum ran whenever one of them
     // crossed its threshold, which could land on one server's half of a scenario only.
-    const vacuum = async () => {
-      const admin = new pg.Client({ connectionString: url })
-      await admin.connect()
-      try {
-        for (const schema of Object.values(schemas)) await admin.query(`VACUUM ANALYZE ${schema}.user_preference`)
-      } finally {
-        await admin.end()
-      }
-    }
+    const vacuum = () => withPgClient(url, async (admin) => {
+      for (const schema of Object.values(schemas)) await admin.query(`VACUUM ANALYZE ${schema}.user_preference`)
+    })
     await runScenarios(servers, 'postgres', 'results-pg.json', vacuum)
   } finally {
-    const admin = new pg.Client({ connectionString: url })
-    await admin.connect()
-    try {
+    await withPgClient(url, async (admin) => {
       for (const schema of Object.values(schemas)) await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
-    } finally {
-      await admin.end()
-    }
+    })
   }
 }
 

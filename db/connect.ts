@@ -99,18 +99,18 @@ const NAMED_STATEMENTS = 256
  */
 function namedStatements (pool: pg.Pool): { pool: PostgresPool, execute: DirectExecutor } {
   const names = new Map<string, string>()
-  const config = (text: string, values: unknown[]): pg.QueryConfig | string => {
-    if (values.length === 0) return text
+  const nameOf = (text: string): string | undefined => {
     let name = names.get(text)
     if (name === undefined && names.size < NAMED_STATEMENTS) {
       name = `user_preference_${names.size}`
       names.set(text, name)
     }
-    return name === undefined ? { text, values } : { name, text, values }
+    return name
   }
   const query = async (client: pg.Pool | pg.PoolClient, text: string, values: unknown[]) => {
-    const queryConfig = config(text, values)
-    return typeof queryConfig === 'string' ? client.query(queryConfig) : client.query(queryConfig)
+    if (values.length === 0) return client.query(text)
+    const name = nameOf(text)
+    return client.query(name === undefined ? { text, values } : { name, text, values })
   }
   // One wrapper per pg client, so that Kysely finds its connection object for it again.
   const wrappers = new WeakMap<pg.PoolClient, PostgresPoolClient>()
