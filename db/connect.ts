@@ -6,7 +6,7 @@ import {
 } from 'kysely'
 import pg from 'pg'
 import { InvalidOptionError } from '../errors.js'
-import { type DirectExecutor, executeDirectly } from './compiled.js'
+import { type DirectExecutor, executeDirectly, type TransactionRunner } from './compiled.js'
 import { pgTypes, useUtc } from './pg-types.js'
 import type { Database, Dialect } from './types.js'
 
@@ -97,7 +97,7 @@ const NAMED_STATEMENTS = 256
  * Statements without parameters (BEGIN, COMMIT) stay unnamed: pg sends them in the simple
  * protocol, one message instead of five.
  */
-function namedStatements (pool: pg.Pool): { pool: PostgresPool, execute: DirectExecutor } {
+function namedStatements (pool: pg.Pool): { pool: PostgresPool, execute: DirectExecutor, transaction: TransactionRunner } {
   const names = new Map<string, string>()
   const nameOf = (text: string): string | undefined => {
     let name = names.get(text)
@@ -130,7 +130,24 @@ function namedStatements (pool: pg.Pool): { pool: PostgresPool, execute: DirectE
       },
       end: async () => { await pool.end() }
     },
-    execute: async (text, values) => (await query(pool, text, values)).rows
+    execute: async (text, values) => (await query(pool, text, values)).rows,
+    transaction: async (body) => {
+      const client = await pool.connect()
+      // A connection whose ROLLBACK failed is in an unknown state: it is closed, not reused.
+      let broken: Error | undefined
+      try {
+        await client.query('BEGIN')
+        const result = await body(async (text, values) => (await query(client, text, values)).rows)
+        await client.query('COMMIT')
+        return result
+      } catch (error) {
+        // After a failed COMMIT the transaction is already over: this ROLLBACK only warns.
+        await client.query('ROLLBACK').catch((rollbackError: Error) => { broken = rollbackError })
+        throw error
+      } finally {
+        client.release(broken)
+      }
+    }
   }
 }
 
@@ -167,7 +184,7 @@ export function openDatabase (url: string | undefined, options: ConnectOptions =
     safe.password = ''
     const statements = namedStatements(pool)
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: statements.pool }) })
-    executeDirectly(db, statements.execute)
+    executeDirectly(db, statements.execute, statements.transaction)
     return {
       db,
       dialect: 'postgres',

@@ -2,7 +2,7 @@ import { type Kysely, PostgresAdapter, sql } from 'kysely'
 import { KeyExistsError, LimitReachedError } from '../errors.js'
 import type { Preference } from '../schemas/preference.js'
 import { JsonText } from '../schemas/json-text.js'
-import { compiledQuery } from './compiled.js'
+import { compiledQuery, compiledTransaction, kyselyOf, type Queryable } from './compiled.js'
 import type { Database, UserPreferenceRow } from './types.js'
 
 // Every query here is scoped by user_id and served by the (user_id, key) unique index or
@@ -79,8 +79,8 @@ export async function retryOnUniqueViolation<T> (transaction: () => Promise<T>, 
   }
 }
 
-export function isPostgres (db: Db): boolean {
-  return db.getExecutor().adapter instanceof PostgresAdapter
+export function isPostgres (db: Queryable): boolean {
+  return kyselyOf(db).getExecutor().adapter instanceof PostgresAdapter
 }
 
 /**
@@ -149,10 +149,12 @@ const CREATE_LOCK_CLASS = 0x70726566 // 'pref'
  * upserts of one new key cannot both insert. A no-op on SQLite, whose write transactions are
  * serialised anyway.
  */
-export async function lockUserForCreate (trx: Db, userId: number): Promise<void> {
-  if (!isPostgres(trx)) return
-  await sql`select pg_advisory_xact_lock(${CREATE_LOCK_CLASS}::int, (${userId}::bigint % 2147483647)::int)`.execute(trx)
+export async function lockUserForCreate (trx: Queryable, userId: number): Promise<void> {
+  if (isPostgres(trx)) await advisoryLock(trx, { userId })
 }
+
+const advisoryLock = compiledQuery<'userId', unknown>((db, p) => db.selectNoFrom(
+  sql`pg_advisory_xact_lock(${sql.lit(CREATE_LOCK_CLASS)}, (${p('userId')}::bigint % 2147483647)::int)`.as('locked')))
 
 /** How many preferences the user holds. */
 export async function countPreferences (db: Db, userId: number): Promise<number> {
@@ -166,7 +168,7 @@ const insertRow = compiledQuery<'userId' | 'key' | 'value' | 'now', UserPreferen
     .values({ user_id: p('userId'), key: p('key'), value: p('value'), created_at: p('now'), last_updated_at: p('now') })
     .returningAll())
 
-export async function insertPreference (trx: Db, userId: number, input: NewPreference, timestamp: string): Promise<Preference> {
+export async function insertPreference (trx: Queryable, userId: number, input: NewPreference, timestamp: string): Promise<Preference> {
   const [row] = await insertRow(trx, { userId, key: input.key, value: input.valueJson, now: timestamp })
   return toPreference(row)
 }
@@ -209,7 +211,7 @@ export async function createPreference (
   let row: UserPreferenceRow | undefined
   try {
     [row] = isPostgres(db)
-      ? await db.transaction().execute(async (trx) => {
+      ? await compiledTransaction(db, async (trx) => {
         await lockUserForCreate(trx, userId)
         return insertBelowLimit(trx, values)
       })

@@ -1,8 +1,11 @@
+import pg from 'pg'
 import t from 'tap'
+import { compiledTransaction, DirectTransaction } from '../db/compiled.js'
 import { openDatabase } from '../db/connect.js'
 import { migrateToLatest } from '../db/migrate.js'
-import { deletePreference, findPreference, insertPreference } from '../db/preferences.js'
-import { freshDatabaseUrl } from './helper.js'
+import { deletePreference, findPreference, insertPreference, listPreferences } from '../db/preferences.js'
+import { jsonTextOf } from '../schemas/json-text.js'
+import { BACKEND, freshDatabaseUrl } from './helper.js'
 
 // Single statements skip Kysely's connection handling (db/compiled.ts, db/connect.ts). They
 // must still never run inside a transaction another request holds open.
@@ -45,4 +48,71 @@ t.test('a delete issued while a transaction is open is not undone by its rollbac
   t.equal(await findPreference(db, 1, kept.id), undefined, 'and the row stays deleted after the other transaction rolled back')
   const rows = await db.selectFrom('user_preference').select('key').execute()
   t.same(rows, [], 'the rolled-back insert left nothing either')
+})
+
+t.test('compiledTransaction: commits what its body wrote, and only then shows it', async (t) => {
+  const { db } = openDatabase(await freshDatabaseUrl(t))
+  t.after(() => db.destroy())
+  await migrateToLatest(db)
+
+  let outside: Promise<unknown> | undefined
+  const created = await compiledTransaction(db, async (trx) => {
+    // On PostgreSQL opened by openDatabase the transaction is opened without Kysely.
+    t.equal(trx instanceof DirectTransaction, BACKEND === 'postgres', 'direct on PostgreSQL only')
+    const inserted = await insertPreference(trx, 1, { key: 'theme', valueJson: '"dark"' }, NOW)
+    outside = findPreference(db, 1, inserted.id)
+    // PostgreSQL answers it at once on another connection; SQLite's one connection is held by
+    // this transaction, so there the read waits for its end (awaiting it here would deadlock).
+    if (BACKEND === 'postgres') await outside
+    return inserted
+  })
+  t.same(await outside, BACKEND === 'postgres' ? undefined : created, 'an outside read does not see the row before the commit')
+  t.same(await findPreference(db, 1, created.id), created, 'the row is there after the commit')
+})
+
+t.test('compiledTransaction: a body that throws leaves nothing behind', async (t) => {
+  const { db } = openDatabase(await freshDatabaseUrl(t))
+  t.after(() => db.destroy())
+  await migrateToLatest(db)
+
+  await t.rejects(compiledTransaction(db, async (trx) => {
+    await insertPreference(trx, 1, { key: 'theme', valueJson: '"dark"' }, NOW)
+    throw new Error('roll back')
+  }), { message: 'roll back' })
+  // A statement error inside the body (a duplicate key) rolls back what came before it.
+  await insertPreference(db, 1, { key: 'taken', valueJson: '1' }, NOW)
+  await t.rejects(compiledTransaction(db, async (trx) => {
+    await insertPreference(trx, 1, { key: 'fresh', valueJson: '2' }, NOW)
+    await insertPreference(trx, 1, { key: 'taken', valueJson: '3' }, NOW)
+  }))
+
+  const page = await listPreferences(db, 1, { keys: [], limit: 10, offset: 0 })
+  t.same(page.results.map((p) => [p.key, jsonTextOf(p.value)]), [['taken', '1']], 'only the row written outside the transactions')
+})
+
+t.test('compiledTransaction on PostgreSQL: a connection lost mid-transaction fails the call, writes nothing, and the pool goes on', { skip: BACKEND !== 'postgres' && 'PostgreSQL only' }, async (t) => {
+  const url = await freshDatabaseUrl(t)
+  const { db } = openDatabase(url, { poolSize: 1 })
+  t.after(() => db.destroy())
+  await migrateToLatest(db)
+
+  await t.rejects(compiledTransaction(db, async (trx) => {
+    t.ok(trx instanceof DirectTransaction)
+    const run = (trx as DirectTransaction).run
+    await insertPreference(trx, 1, { key: 'lost', valueJson: '1' }, NOW)
+    const [{ pid }] = await run('select pg_backend_pid() as pid', []) as Array<{ pid: number }>
+    const admin = new pg.Client({ connectionString: url })
+    await admin.connect()
+    try {
+      await admin.query('select pg_terminate_backend($1)', [pid])
+    } finally {
+      await admin.end()
+    }
+    await run('select 1', [])
+  }))
+
+  // The pool's one connection is gone: the next statement runs on a new one.
+  const kept = await insertPreference(db, 1, { key: 'kept', valueJson: '2' }, NOW)
+  const page = await listPreferences(db, 1, { keys: [], limit: 10, offset: 0 })
+  t.same(page.results.map((p) => p.key), [kept.key], 'the lost transaction wrote nothing; the pool works again')
 })
