@@ -4,14 +4,20 @@ import type { Database } from './types.js'
 
 const MARK = '\u0000kysely-param:'
 
-/**
- * Runs one compiled statement outside any transaction and gives its rows, or undefined when
- * it cannot run now (Kysely's own path then runs it).
- */
-export type DirectExecutor = (sql: string, parameters: unknown[]) => unknown[] | Promise<unknown[]> | undefined
+/** What a statement gave: its rows, and how many rows it changed (null when not known). */
+export interface StatementResult {
+  rows: unknown[]
+  rowCount: number | null
+}
 
-/** Runs one statement on the connection of an open transaction and gives its rows. */
-export type TransactionStatement = (sql: string, parameters: unknown[]) => Promise<unknown[]>
+/**
+ * Runs one compiled statement outside any transaction, or gives undefined when it cannot run
+ * now (Kysely's own path then runs it).
+ */
+export type DirectExecutor = (sql: string, parameters: unknown[]) => StatementResult | Promise<StatementResult> | undefined
+
+/** Runs one statement on the connection of an open transaction. */
+export type TransactionStatement = (sql: string, parameters: unknown[]) => Promise<StatementResult>
 
 /**
  * Opens a transaction on a connection of its own, runs `body` in it with a way to run
@@ -63,14 +69,16 @@ export async function compiledTransaction<T> (db: Kysely<Database>, body: (trx: 
 }
 
 /**
- * A query built and compiled once per dialect, then run with new values: Kysely would
+ * A statement built and compiled once per dialect, then run with new values: Kysely would
  * otherwise build and compile the same query object tree on every request. Values stand in
- * as named markers while compiling; every marker must end up as a bound parameter.
+ * as named markers while compiling; every marker must end up as a bound parameter. `pick`
+ * takes what the caller wants from the result.
  */
-export function compiledQuery<P extends string, R> (
-  build: (db: Kysely<Database>, param: (name: P) => never) => Compilable<R>
-): (target: Queryable, values: Record<P, unknown>) => Promise<R[]> {
-  const byAdapter = new Map<unknown, { compiled: CompiledQuery<R>, slots: P[] }>()
+function compiled<P extends string, T> (
+  build: (db: Kysely<Database>, param: (name: P) => never) => Compilable<unknown>,
+  pick: (result: StatementResult) => T
+): (target: Queryable, values: Record<P, unknown>) => Promise<T> {
+  const byAdapter = new Map<unknown, { compiled: CompiledQuery<unknown>, slots: P[] }>()
   return async (target, values) => {
     const db = kyselyOf(target)
     const adapter = db.getExecutor().adapter.constructor
@@ -86,10 +94,23 @@ export function compiledQuery<P extends string, R> (
     }
     const { compiled, slots } = entry
     const parameters = slots.map((slot) => values[slot])
-    if (target instanceof DirectTransaction) return await target.run(compiled.sql, parameters) as R[]
+    if (target instanceof DirectTransaction) return pick(await target.run(compiled.sql, parameters))
     const direct = directPaths.get(db)?.execute(compiled.sql, parameters)
-    if (direct !== undefined) return await direct as R[]
-    const result = await db.executeQuery<R>({ ...compiled, parameters })
-    return result.rows
+    if (direct !== undefined) return pick(await direct)
+    const { rows, numAffectedRows } = await db.executeQuery({ ...compiled, parameters })
+    return pick({ rows, rowCount: numAffectedRows === undefined ? null : Number(numAffectedRows) })
   }
 }
+
+/** A compiled query (see compiled()) that gives its rows. */
+export const compiledQuery = <P extends string, R>(
+  build: (db: Kysely<Database>, param: (name: P) => never) => Compilable<R>
+): (target: Queryable, values: Record<P, unknown>) => Promise<R[]> => compiled(build, (result) => result.rows as R[])
+
+/**
+ * A compiled statement (see compiled()) that gives how many rows it changed: for a write
+ * that needs no rows back, which spares the database and the driver a RETURNING.
+ */
+export const compiledCommand = <P extends string>(
+  build: (db: Kysely<Database>, param: (name: P) => never) => Compilable<unknown>
+): (target: Queryable, values: Record<P, unknown>) => Promise<number> => compiled(build, (result) => result.rowCount ?? 0)

@@ -82,9 +82,8 @@ function sqliteDirect (sqlite: SQLite.Database, prepare: (text: string) => SQLit
   return (text, values) => {
     if (sqlite.inTransaction) return undefined
     const statement = prepare(text)
-    if (statement.reader) return statement.all(values)
-    statement.run(values)
-    return []
+    if (statement.reader) return { rows: statement.all(values), rowCount: null }
+    return { rows: [], rowCount: statement.run(values).changes }
   }
 }
 
@@ -107,7 +106,8 @@ function namedStatements (pool: pg.Pool): { pool: PostgresPool, execute: DirectE
     }
     return name
   }
-  const query = async (client: pg.Pool | pg.PoolClient, text: string, values: unknown[]) => {
+  // Not async: the driver's promise is handed on as it is.
+  const query = (client: pg.Pool | pg.PoolClient, text: string, values: unknown[]): Promise<pg.QueryResult> => {
     if (values.length === 0) return client.query(text)
     const name = nameOf(text)
     return client.query(name === undefined ? { text, values } : { name, text, values })
@@ -130,14 +130,14 @@ function namedStatements (pool: pg.Pool): { pool: PostgresPool, execute: DirectE
       },
       end: async () => { await pool.end() }
     },
-    execute: async (text, values) => (await query(pool, text, values)).rows,
+    execute: (text, values) => query(pool, text, values),
     transaction: async (body) => {
       const client = await pool.connect()
       // A connection whose ROLLBACK failed is in an unknown state: it is closed, not reused.
       let broken: Error | undefined
       try {
         await client.query('BEGIN')
-        const result = await body(async (text, values) => (await query(client, text, values)).rows)
+        const result = await body((text, values) => query(client, text, values))
         await client.query('COMMIT')
         return result
       } catch (error) {

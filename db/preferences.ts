@@ -2,7 +2,7 @@ import { type Kysely, PostgresAdapter, sql } from 'kysely'
 import { KeyExistsError, LimitReachedError } from '../errors.js'
 import type { Preference } from '../schemas/preference.js'
 import { JsonText } from '../schemas/json-text.js'
-import { compiledQuery, compiledTransaction, kyselyOf, type Queryable } from './compiled.js'
+import { compiledCommand, compiledQuery, compiledTransaction, kyselyOf, type Queryable } from './compiled.js'
 import type { Database, UserPreferenceRow } from './types.js'
 
 // Every query here is scoped by user_id and served by the (user_id, key) unique index or
@@ -270,17 +270,13 @@ export async function updatePreference (
   }
 }
 
-const deleteById = compiledQuery<'userId' | 'id', { id: number | string }>((db, p) =>
-  db.deleteFrom('user_preference').where('user_id', '=', p('userId')).where('id', '=', p('id')).returning('id'))
-const deleteByKey = compiledQuery<'userId' | 'key', { id: number | string }>((db, p) =>
-  db.deleteFrom('user_preference').where('user_id', '=', p('userId')).where('key', '=', p('key')).returning('id'))
+const deleteById = compiledCommand<'userId' | 'id'>((db, p) =>
+  db.deleteFrom('user_preference').where('user_id', '=', p('userId')).where('id', '=', p('id')))
+const deleteByKey = compiledCommand<'userId' | 'key'>((db, p) =>
+  db.deleteFrom('user_preference').where('user_id', '=', p('userId')).where('key', '=', p('key')))
 
-async function deleteTarget (db: Db, userId: number, target: PreferenceTarget): Promise<boolean> {
-  const deleted = 'id' in target
-    ? await deleteById(db, { userId, id: target.id })
-    : await deleteByKey(db, { userId, key: target.key })
-  return deleted.length > 0
-}
+const deleteTarget = (db: Queryable, userId: number, target: PreferenceTarget): Promise<number> =>
+  'id' in target ? deleteById(db, { userId, id: target.id }) : deleteByKey(db, { userId, key: target.key })
 
 /**
  * True when a preference was deleted; false when there was none. With a precondition,
@@ -289,11 +285,11 @@ async function deleteTarget (db: Db, userId: number, target: PreferenceTarget): 
 export async function deletePreference (
   db: Db, userId: number, target: PreferenceTarget, precondition?: Precondition
 ): Promise<boolean> {
-  if (precondition === undefined) return deleteTarget(db, userId, target)
+  if (precondition === undefined) return await deleteTarget(db, userId, target) > 0
   return db.transaction().execute(async (trx) => {
     const current = await selectForWrite(trx, userId, target)
     if (current === undefined) return false
     precondition(toPreference(current))
-    return deleteTarget(trx, userId, target)
+    return await deleteTarget(trx, userId, target) > 0
   })
 }

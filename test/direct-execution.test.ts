@@ -100,7 +100,7 @@ t.test('compiledTransaction on PostgreSQL: a connection lost mid-transaction fai
     t.ok(trx instanceof DirectTransaction)
     const run = (trx as DirectTransaction).run
     await insertPreference(trx, 1, { key: 'lost', valueJson: '1' }, NOW)
-    const [{ pid }] = await run('select pg_backend_pid() as pid', []) as Array<{ pid: number }>
+    const { rows: [{ pid }] } = await run('select pg_backend_pid() as pid', []) as { rows: Array<{ pid: number }> }
     const admin = new pg.Client({ connectionString: url })
     await admin.connect()
     try {
