@@ -108,13 +108,13 @@ function pathKey (value: string): string {
   return value
 }
 
-/** Finds the caller's verified claims, or throws this plugin's 401. */
-type Authenticate = (request: FastifyRequest) => Promise<unknown>
+/** Finds the caller's verified claims (now, or later for a host's verify), or throws this plugin's 401. */
+type Authenticate = (request: FastifyRequest) => unknown
 
 /** The plugin's own verification: a Bearer JWT checked with the configured key. */
 function tokenAuthentication (options: ResolvedTokenAuthOptions): Authenticate {
   const verify = createTokenVerifier(options)
-  return async (request) => {
+  return (request) => {
     const header = request.headers.authorization
     if (header === undefined || !/^bearer\b/i.test(header)) throw new AuthRequiredError()
     const match = header.length <= MAX_TOKEN_LENGTH ? BEARER.exec(header) : null
@@ -182,26 +182,70 @@ async function authPlugin (fastify: FastifyInstance, options: ResolvedAuthOption
   fastify.decorateRequest('preferenceId', 0)
   fastify.decorateRequest('preferenceKey', '')
 
-  // Order is the contract: 401 (token), then 400 (path parameters), then 403, all before
-  // the body is read.
-  fastify.addHook('onRequest', async (request: FastifyRequest) => {
-    const claims = await authenticate(request)
-    if (claims === null || typeof claims !== 'object' || Array.isArray(claims)) {
-      throw new AuthInvalidError('the token payload is not a JSON object')
-    }
-    const caller = await mapCaller(claims as TokenClaims, request)
+  /** Checks the caller against the path, and records both on the request. */
+  function admit (request: FastifyRequest, caller: unknown): void {
     if (!isValidCaller(caller)) {
       throw new AuthInvalidError('the token does not identify a user (sub must be a positive integer)')
     }
     request.preferencesCaller = caller
-
     const params = request.params as { user_id?: string, id?: string, key?: string }
     const userId = pathId('user_id', params.user_id, caller)
     if (params.id !== undefined) request.preferenceId = pathId('id', params.id, caller)
     if (params.key !== undefined) request.preferenceKey = pathKey(params.key)
     if (userId !== caller.id && !caller.isAdmin) throw new ForbiddenError()
     request.preferencesUserId = userId
+  }
+
+  function identify (request: FastifyRequest, claims: unknown, done: HookDone): void {
+    let caller: unknown
+    try {
+      if (claims === null || typeof claims !== 'object' || Array.isArray(claims)) {
+        throw new AuthInvalidError('the token payload is not a JSON object')
+      }
+      caller = mapCaller(claims as TokenClaims, request)
+      if (!isThenable(caller)) admit(request, caller)
+    } catch (error) {
+      done(asError(error))
+      return
+    }
+    // done() outside the try: it runs the rest of the request, whose errors are not ours.
+    if (isThenable(caller)) caller.then((value) => { settle(done, () => { admit(request, value) }) }, (error) => { done(asError(error)) })
+    else done()
+  }
+
+  // Order is the contract: 401 (token), then 400 (path parameters), then 403, all before
+  // the body is read. A callback hook: with the plugin's own token check all of it is
+  // synchronous, and an async hook would cost promises on every request.
+  fastify.addHook('onRequest', (request, _reply, done) => {
+    let claims: unknown
+    try {
+      claims = authenticate(request)
+    } catch (error) {
+      done(asError(error))
+      return
+    }
+    if (isThenable(claims)) claims.then((value) => { identify(request, value, done) }, (error) => { done(asError(error)) })
+    else identify(request, claims, done)
   })
+}
+
+type HookDone = (error?: Error) => void
+
+const isThenable = (value: unknown): value is PromiseLike<unknown> =>
+  typeof (value as { then?: unknown } | null)?.then === 'function'
+
+/** What a host's verify or mapCaller threw or rejected with, as an Error (a 500 unless it says otherwise). */
+const asError = (error: unknown): Error =>
+  error instanceof Error ? error : new Error(`preferences: authentication failed with a non-Error value (${typeof error})`)
+
+function settle (done: HookDone, step: () => void): void {
+  try {
+    step()
+  } catch (error) {
+    done(asError(error))
+    return
+  }
+  done()
 }
 
 export default fp(authPlugin, { name: 'preferences-auth', fastify: '5.x' })

@@ -618,6 +618,25 @@ t.test('a custom mapCaller replaces sub and roles', async (t) => {
     'the signature is still verified before mapCaller')
 })
 
+t.test('a mapCaller that throws or rejects: 500 PREFERENCE_INTERNAL_ERROR, nothing written, detail kept out', async (t) => {
+  const mapCaller: CallerMapper = (claims) => {
+    if (claims.how === 'throw') throw new Error('directory down (sync)')
+    if (claims.how === 'reject') return Promise.reject(new Error('directory down (async)'))
+    // eslint-disable-next-line prefer-promise-reject-errors
+    if (claims.how === 'reject-string') return Promise.reject('directory down (string)')
+    return { id: Number(claims.sub), isAdmin: false }
+  }
+  const { app, rows } = await build(t, { plugin: { auth: { secret: SECRET, mapCaller } } })
+  for (const how of ['throw', 'reject', 'reject-string']) {
+    const res = await client(app, token({ sub: 4, claims: { how } })).create('k', 1, 4)
+    t.equal(res.statusCode, 500, `${how}: 500`)
+    t.equal(res.json().code, 'PREFERENCE_INTERNAL_ERROR', `${how}: code`)
+    t.notMatch(res.payload, /directory/, `${how}: its detail stays in the log`)
+  }
+  t.same(await rows(), [], 'nothing was written')
+  t.equal((await client(app, token(4)).create('k', 1, 4)).statusCode, 201, 'a mapCaller that answers still admits')
+})
+
 t.test('an async mapCaller, and one returning a caller that is not valid', async (t) => {
   const mapCaller: CallerMapper = async (claims) => {
     await new Promise((resolve) => setImmediate(resolve))
