@@ -12,7 +12,7 @@ import {
 } from '../schemas/responses.js'
 import { preferenceEtag, replyWithPreference, writePrecondition } from './etag.js'
 import type { PreferenceRouteOptions } from './preferences.js'
-import { security, tags } from './preferences.js'
+import { security, sendNoContent, tags } from './preferences.js'
 import { bodyValueText, encodeValue } from './values.js'
 
 /**
@@ -93,7 +93,7 @@ const byKeyRoutes: FastifyPluginAsyncTypebox<PreferenceRouteOptions> = async (fa
       const deleted = await deletePreference(db, request.preferencesUserId, { key: request.preferenceKey },
         writePrecondition(request))
       if (!deleted) throw new NotFoundError()
-      return reply.code(204).send(null)
+      return sendNoContent(reply)
     })
   }
 }

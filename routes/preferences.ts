@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type {} from '@fastify/swagger'
 import { Type } from '@sinclair/typebox'
-import type { FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import {
   createPreference, deletePreference, findPreference, listPreferences, updatePreference
 } from '../db/preferences.js'
@@ -28,6 +28,12 @@ export interface PreferenceRouteOptions {
 }
 
 export const security = [{ bearerAuth: [] }]
+/**
+ * 204 without a payload: Fastify then neither serialises one nor deletes the content headers
+ * again (a reply.send(null) does both).
+ */
+export const sendNoContent = (reply: FastifyReply): FastifyReply => reply.code(204).send()
+
 export const tags = ['preferences']
 
 /** Absolute URL of this list request with `offset` moved; other parameters kept. */
@@ -205,7 +211,7 @@ const preferenceRoutes: FastifyPluginAsyncTypebox<PreferenceRouteOptions> = asyn
       const deleted = await deletePreference(db, request.preferencesUserId, { id: request.preferenceId },
         writePrecondition(request))
       if (!deleted) throw new NotFoundError()
-      return reply.code(204).send(null)
+      return sendNoContent(reply)
     })
   }
 }

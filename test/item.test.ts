@@ -303,6 +303,8 @@ t.test('DELETE: 204 with no body, then 404', async (t) => {
   const res = await c.request('DELETE', item(1, p.id))
   t.equal(res.statusCode, 204)
   t.equal(res.body, '')
+  t.equal(res.headers['content-type'], undefined, 'no Content-Type on a 204')
+  t.equal(res.headers['content-length'], undefined, 'no Content-Length on a 204')
   t.same((await snapshot(rows)).map((r) => r.id), [keep.id])
   assertError(t, await c.request('GET', item(1, p.id)), 404, 'PREFERENCE_NOT_FOUND', 'GET after DELETE')
   assertError(t, await c.request('DELETE', item(1, p.id)), 404, 'PREFERENCE_NOT_FOUND', 'DELETE again')
