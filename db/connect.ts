@@ -133,19 +133,29 @@ function namedStatements (pool: pg.Pool): { pool: PostgresPool, execute: DirectE
     execute: (text, values) => query(pool, text, values),
     transaction: async (body) => {
       const client = await pool.connect()
-      // A connection whose ROLLBACK failed is in an unknown state: it is closed, not reused.
-      let broken: Error | undefined
+      // Set when a statement failed without an answer from the server (a query timeout, a lost
+      // connection): the connection's state is unknown, so it is closed, never rolled back on
+      // (a ROLLBACK would only wait for the same timeout again) and never reused.
+      let lost: Error | undefined
+      const run = async (text: string, values: unknown[]): Promise<pg.QueryResult> => {
+        try {
+          return await query(client, text, values)
+        } catch (error) {
+          if (!(error instanceof pg.DatabaseError)) lost = error as Error
+          throw error
+        }
+      }
       try {
-        await client.query('BEGIN')
-        const result = await body((text, values) => query(client, text, values))
-        await client.query('COMMIT')
+        await run('BEGIN', [])
+        const result = await body(run)
+        await run('COMMIT', [])
         return result
       } catch (error) {
         // After a failed COMMIT the transaction is already over: this ROLLBACK only warns.
-        await client.query('ROLLBACK').catch((rollbackError: Error) => { broken = rollbackError })
+        if (lost === undefined) await client.query('ROLLBACK').catch((rollbackError: Error) => { lost = rollbackError })
         throw error
       } finally {
-        client.release(broken)
+        client.release(lost)
       }
     }
   }
