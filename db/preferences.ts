@@ -143,6 +143,9 @@ export async function listPreferences (db: Db, userId: number, filter: ListFilte
 // Two-key advisory lock class for "creating a preference for user N" on PostgreSQL.
 const CREATE_LOCK_CLASS = 0x70726566 // 'pref'
 
+const advisoryLock = compiledQuery<'userId', unknown>((db, p) => db.selectNoFrom(
+  sql`pg_advisory_xact_lock(${sql.lit(CREATE_LOCK_CLASS)}, (${p('userId')}::bigint % 2147483647)::int)`.as('locked')))
+
 /**
  * Serialises, per user, the transactions that may create preferences (create, upsert by key,
  * merge patch), so that counting against the limit and inserting cannot interleave, and two
@@ -152,9 +155,6 @@ const CREATE_LOCK_CLASS = 0x70726566 // 'pref'
 export async function lockUserForCreate (trx: Queryable, userId: number): Promise<void> {
   if (isPostgres(trx)) await advisoryLock(trx, { userId })
 }
-
-const advisoryLock = compiledQuery<'userId', unknown>((db, p) => db.selectNoFrom(
-  sql`pg_advisory_xact_lock(${sql.lit(CREATE_LOCK_CLASS)}, (${p('userId')}::bigint % 2147483647)::int)`.as('locked')))
 
 /** How many preferences the user holds. */
 export async function countPreferences (db: Db, userId: number): Promise<number> {

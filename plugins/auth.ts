@@ -196,6 +196,18 @@ async function authPlugin (fastify: FastifyInstance, options: ResolvedAuthOption
     request.preferencesUserId = userId
   }
 
+  /** admit(), then done() with its error or none. */
+  function admitted (request: FastifyRequest, caller: unknown, done: HookDone): void {
+    try {
+      admit(request, caller)
+    } catch (error) {
+      done(asError(error))
+      return
+    }
+    // done() outside the try: it runs the rest of the request, whose errors are not ours.
+    done()
+  }
+
   function identify (request: FastifyRequest, claims: unknown, done: HookDone): void {
     let caller: unknown
     try {
@@ -203,14 +215,12 @@ async function authPlugin (fastify: FastifyInstance, options: ResolvedAuthOption
         throw new AuthInvalidError('the token payload is not a JSON object')
       }
       caller = mapCaller(claims as TokenClaims, request)
-      if (!isThenable(caller)) admit(request, caller)
     } catch (error) {
       done(asError(error))
       return
     }
-    // done() outside the try: it runs the rest of the request, whose errors are not ours.
-    if (isThenable(caller)) caller.then((value) => { settle(done, () => { admit(request, value) }) }, (error) => { done(asError(error)) })
-    else done()
+    if (isThenable(caller)) caller.then((value) => { admitted(request, value, done) }, (error) => { done(asError(error)) })
+    else admitted(request, caller, done)
   }
 
   // Order is the contract: 401 (token), then 400 (path parameters), then 403, all before
@@ -237,15 +247,5 @@ const isThenable = (value: unknown): value is PromiseLike<unknown> =>
 /** What a host's verify or mapCaller threw or rejected with, as an Error (a 500 unless it says otherwise). */
 const asError = (error: unknown): Error =>
   error instanceof Error ? error : new Error(`preferences: authentication failed with a non-Error value (${typeof error})`)
-
-function settle (done: HookDone, step: () => void): void {
-  try {
-    step()
-  } catch (error) {
-    done(asError(error))
-    return
-  }
-  done()
-}
 
 export default fp(authPlugin, { name: 'preferences-auth', fastify: '5.x' })
