@@ -1,28 +1,37 @@
-import preferences from './plugins/preferences.js'
+// The package's public API: what a host application needs, by name.
+import userPreferences from './plugins/user-preferences.js'
 
-// Fastify's types as the plugin decorates them (request.preferencesCaller, preferencesUserId,
-// preferenceId; fastify.preferencesDb): these modules carry the declaration merging, and
-// exporting from them puts it in the package's .d.ts.
+export default userPreferences
+export { userPreferences }
+
+// The plugin's options, and who the caller is.
+export type {
+  Caller, CallerMapper, HostVerifier, JwtAlgorithm, PreferencesAuthOptions, PreferencesPluginOptions, RateLimitOptions,
+  TokenClaims
+} from './options/plugin-options.js'
+export { HOST_JWT } from './options/plugin-options.js'
+// Exporting from the plugins that decorate Fastify's types (request.preferencesCaller,
+// preferencesUserId, preferenceId, preferenceKey; fastify.preferencesDb) puts those
+// declarations in the package's types.
+export { defaultMapCaller } from './plugins/authenticate.js'
+export type { PathParameters } from './plugins/authorize.js'
 export type { DatabasePluginOptions } from './plugins/database.js'
 
-export default preferences
-export { preferences }
-export type {
-  Caller, CallerMapper, HostVerifier, JwtAlgorithm, PreferencesAuthOptions, PreferencesPluginOptions, TokenClaims
-} from './plugins/options.js'
-export { HOST_JWT } from './plugins/options.js'
-export { defaultMapCaller } from './plugins/auth.js'
-export { openDatabase, parseDatabaseUrl, type ConnectOptions } from './db/connect.js'
+// The database, for a host that opens it or migrates it itself.
+export { openDatabase, parseDatabaseUrl, type ConnectOptions, type OpenedDatabase } from './db/connect.js'
 export { createMigrator, migrateToLatest } from './db/migrate.js'
 export type { Database, UserPreferenceTable } from './db/types.js'
-export * from './errors.js'
-export * from './schemas/preference.js'
-export { ErrorSchema, type ErrorBody } from './schemas/error.js'
+
+// Schemas a host reuses in its own routes or documents, and the types they stand for.
+export {
+  CreatePreferenceBodySchema, MergePatchResultSchema, PatchPreferenceBodySchema, PreferenceKeySchema,
+  PreferenceListSchema, PreferenceSchema, PreferenceValueSchema, UpsertPreferenceBodySchema,
+  type CreatePreferenceBody, type MergePatchResult, type PatchPreferenceBody, type Preference, type PreferenceList,
+  type UpsertPreferenceBody
+} from './schemas/preference.js'
+export { ErrorSchema, type ErrorBody } from './schemas/error-body.js'
+export { ERROR_CATALOGUE, ERROR_CODES, type PreferencesErrorCode } from './schemas/error-catalogue.js'
 export {
   bearerSecurityScheme, PREFERENCES_SECURITY_SCHEME, PREFERENCES_TAG, preferencesOpenapi, preferencesSecuritySchemes,
   preferencesTags, type BearerSecurityScheme
-} from './openapi.js'
-export {
-  createPreferencesClient, type CallOptions, type ListOptions, type PreferencesClient, type PreferencesClientOptions,
-  type UserRef
-} from './client.js'
+} from './schemas/openapi.js'

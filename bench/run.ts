@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util'
 import pg from 'pg'
 import { openDatabase } from '../db/connect.js'
 import { migrateToLatest } from '../db/migrate.js'
-import { signToken } from '../tokens.js'
+import { signToken } from '../server/tokens.js'
 
 const { values: args } = parseArgs({
   options: {
@@ -174,7 +174,7 @@ async function startServer (name: Server['name'], databaseUrl: string, baseline 
   // The plugin runs as `npm start` runs it (built JavaScript); the baseline from its source.
   // One directory per server: tsx's loader thread writes a profile of its own.
   const profile = args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${join(root, 'bench', 'profiles', name)}`] : []
-  const argv = [...profile, ...SERVER_NODE_FLAGS, ...(name === 'plugin' ? ['dist/server.js'] : ['--import', 'tsx', baseline])]
+  const argv = [...profile, ...SERVER_NODE_FLAGS, ...(name === 'plugin' ? ['dist/server/main.js'] : ['--import', 'tsx', baseline])]
   const child = spawn(process.execPath, argv, {
     cwd: root,
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: databaseUrl, JWT_SECRET: SECRET, LOG_LEVEL: 'warn' },
@@ -201,9 +201,9 @@ interface Scenario {
   options: (counter: { n: number }) => RequestOptions
 }
 
-const userToken = signToken(SECRET, { sub: 1 })
-const deleterToken = signToken(SECRET, { sub: 2 })
-const adminToken = signToken(SECRET, { sub: 99, admin: true })
+const userToken = await signToken(SECRET, { sub: 1 })
+const deleterToken = await signToken(SECRET, { sub: 2 })
+const adminToken = await signToken(SECRET, { sub: 99, admin: true })
 const json = { 'content-type': 'application/json' }
 
 /** A request whose path and body change every time (writes must not repeat). */

@@ -1,13 +1,13 @@
 import { mkdirSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import SQLite from 'better-sqlite3'
-import {
-  Kysely, PostgresDialect, type PostgresPool, type PostgresPoolClient, SqliteDialect
-} from 'kysely'
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely'
 import pg from 'pg'
-import { InvalidOptionError } from '../errors.js'
-import { type DirectExecutor, executeDirectly, type TransactionRunner } from './compiled.js'
-import { pgTypes, useUtc } from './pg-types.js'
+import { InvalidOptionError } from '../schemas/errors.js'
+import { executeDirectly } from './direct/compiled-statements.js'
+import { pgTypes, useUtc } from './direct/pg-timestamps.js'
+import { namedStatements } from './direct/postgres.js'
+import { sqliteDirect, statementCache } from './direct/sqlite.js'
 import type { Database, Dialect } from './types.js'
 
 export const DEFAULT_SQLITE_PATH = 'data/preferences.sqlite'
@@ -50,115 +50,6 @@ export function parseDatabaseUrl (url: string | undefined): DatabaseTarget {
     throw new InvalidOptionError(`database: unsupported URL scheme in "${value.split('://')[0]}://"; use a SQLite path, sqlite:<path>, :memory: or postgres://`)
   }
   return { dialect: 'sqlite', path: value }
-}
-
-const STATEMENT_CACHE_SIZE = 256
-
-/**
- * Kysely's SQLite driver prepares every statement on every query; better-sqlite3 statements
- * are reusable, so keep the most recent ones by SQL text. Safe because better-sqlite3 runs
- * one statement at a time to completion.
- */
-function statementCache (sqlite: SQLite.Database): (text: string) => SQLite.Statement {
-  const statements = new Map<string, SQLite.Statement>()
-  return (text) => {
-    let statement = statements.get(text)
-    if (statement === undefined) {
-      statement = sqlite.prepare(text)
-      if (statements.size >= STATEMENT_CACHE_SIZE) statements.delete(statements.keys().next().value as string)
-      statements.set(text, statement)
-    }
-    return statement
-  }
-}
-
-/**
- * Single statements on SQLite's one connection, run at once when no transaction is open on
- * it. better-sqlite3 runs a statement to completion before anything else can happen, so it
- * cannot interleave with a transaction that begins later; while one is open (another request
- * is between its awaits), the statement waits its turn behind Kysely's mutex instead.
- */
-function sqliteDirect (sqlite: SQLite.Database, prepare: (text: string) => SQLite.Statement): DirectExecutor {
-  return (text, values) => {
-    if (sqlite.inTransaction) return undefined
-    const statement = prepare(text)
-    if (statement.reader) return { rows: statement.all(values), rowCount: null }
-    return { rows: [], rowCount: statement.run(values).changes }
-  }
-}
-
-const NAMED_STATEMENTS = 256
-
-/**
- * Kysely sends every query unnamed, so PostgreSQL parses and plans it each time. Giving each
- * distinct SQL text a name makes pg prepare it once per connection and then only bind and
- * execute. The names are bounded: past that many distinct texts, queries go unnamed.
- * Statements without parameters (BEGIN, COMMIT) stay unnamed: pg sends them in the simple
- * protocol, one message instead of five.
- */
-function namedStatements (pool: pg.Pool): { pool: PostgresPool, execute: DirectExecutor, transaction: TransactionRunner } {
-  const names = new Map<string, string>()
-  const nameOf = (text: string): string | undefined => {
-    let name = names.get(text)
-    if (name === undefined && names.size < NAMED_STATEMENTS) {
-      name = `user_preference_${names.size}`
-      names.set(text, name)
-    }
-    return name
-  }
-  // Not async: the driver's promise is handed on as it is.
-  const query = (client: pg.Pool | pg.PoolClient, text: string, values: unknown[]): Promise<pg.QueryResult> => {
-    if (values.length === 0) return client.query(text)
-    const name = nameOf(text)
-    return client.query(name === undefined ? { text, values } : { name, text, values })
-  }
-  // One wrapper per pg client, so that Kysely finds its connection object for it again.
-  const wrappers = new WeakMap<pg.PoolClient, PostgresPoolClient>()
-  return {
-    pool: {
-      connect: async () => {
-        const client = await pool.connect()
-        let wrapper = wrappers.get(client)
-        if (wrapper === undefined) {
-          wrapper = {
-            query: (async (text: string, values: unknown[]) => query(client, text, values)) as unknown as PostgresPoolClient['query'],
-            release: () => { client.release() }
-          }
-          wrappers.set(client, wrapper)
-        }
-        return wrapper
-      },
-      end: async () => { await pool.end() }
-    },
-    execute: (text, values) => query(pool, text, values),
-    transaction: async (body) => {
-      const client = await pool.connect()
-      // Set when a statement failed without an answer from the server (a query timeout, a lost
-      // connection): the connection's state is unknown, so it is closed, never rolled back on
-      // (a ROLLBACK would only wait for the same timeout again) and never reused.
-      let lost: Error | undefined
-      const run = async (text: string, values: unknown[]): Promise<pg.QueryResult> => {
-        try {
-          return await query(client, text, values)
-        } catch (error) {
-          if (!(error instanceof pg.DatabaseError)) lost = error as Error
-          throw error
-        }
-      }
-      try {
-        await run('BEGIN', [])
-        const result = await body(run)
-        await run('COMMIT', [])
-        return result
-      } catch (error) {
-        // After a failed COMMIT the transaction is already over: this ROLLBACK only warns.
-        if (lost === undefined) await client.query('ROLLBACK').catch((rollbackError: Error) => { lost = rollbackError })
-        throw error
-      } finally {
-        client.release(lost)
-      }
-    }
-  }
 }
 
 export interface OpenedDatabase {

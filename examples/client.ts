@@ -4,7 +4,7 @@
 //
 // In your application, import from 'fastify-user-preferences/client' instead of '../client.js'.
 import { pathToFileURL } from 'node:url'
-import { createPreferencesClient, type Preference, PreferencesApiError } from '../client.js'
+import { createPreferencesClient, type Preference, PreferencesApiError } from '../client/index.js'
 
 export interface ExampleOptions {
   baseUrl: string

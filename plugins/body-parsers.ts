@@ -1,137 +1,51 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import { MalformedBodyError, ValidationError } from '../errors.js'
-import { memberJsonText, minifyJson, VALUE_TEXT } from '../schemas/json-text.js'
+import { JsonBodyError, parseFormBody, parseJsonBody } from '../lib/json-body.js'
+import { MalformedBodyError, ValidationError } from '../schemas/errors.js'
+import { FORM_TYPE, JSON_TYPE, MERGE_PATCH_TYPE } from '../schemas/media-types.js'
 
-/** The request bodies this API reads; anything else is a 415. */
-export const ACCEPTED_CONTENT_TYPES = ['application/json', 'application/x-www-form-urlencoded']
+const PARSERS = {
+  [JSON_TYPE]: parseJsonBody,
+  [FORM_TYPE]: parseFormBody,
+  [MERGE_PATCH_TYPE]: parseJsonBody
+}
+
+export type MediaType = keyof typeof PARSERS
 
 export interface BodyParserOptions {
   bodyLimit: number
+  /** The only media types read in this context: any other is a 415. */
+  mediaTypes: MediaType[]
 }
 
-// JSON numbers beyond a double's range parse to ±Infinity, which JSON.stringify would then
-// store as null: such a value could not come back as it was sent. Only text with a long
-// exponent or a very long run of digits can hold one, so only that text pays for the check.
-const MAYBE_HUGE_NUMBER = /[0-9][eE]\+?[0-9]{3}|[0-9]{309}/
-
-function rejectInfinity (_key: string, value: unknown): unknown {
-  if (typeof value === 'number' && !Number.isFinite(value)) {
-    throw new ValidationError('A number in the body is outside the range of a double (about ±1.8e308)')
-  }
-  return value
+const toClientError = (error: unknown): Error => {
+  if (!(error instanceof JsonBodyError)) return error as Error
+  return error.reason === 'malformed' ? new MalformedBodyError(error.message) : new ValidationError(error.message)
 }
 
-/**
- * Deepest nesting of arrays and objects a body may have. JSON.parse copes with any depth,
- * but JSON.stringify (storing, answering) recurses: near the stack's limit a value could
- * be stored and then fail to serialise (a 500). Far below that limit, and the same on
- * every host.
- */
-export const MAX_JSON_DEPTH = 1000
-
-/** How deeply the JSON text nests arrays and objects (brackets inside strings ignored). */
-export function nestingDepth (text: string): number {
-  let depth = 0
-  let max = 0
-  let inString = false
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i)
-    if (inString) {
-      if (c === 0x5c) i++ // backslash: skip the escaped character
-      else if (c === 0x22) inString = false
-    } else if (c === 0x22) {
-      inString = true
-    } else if (c === 0x5b || c === 0x7b) {
-      if (++depth > max) max = depth
-    } else if (c === 0x5d || c === 0x7d) {
-      depth--
-    }
-  }
-  return max
-}
-
-/** JSON text to a value, with a message that does not echo the body back. */
-export function parseJsonText (text: string, what = 'The body'): unknown {
-  // Shorter text cannot nest deeper than its length.
-  if (text.length > MAX_JSON_DEPTH && nestingDepth(text) > MAX_JSON_DEPTH) {
-    throw new MalformedBodyError(`${what} is nested more than ${MAX_JSON_DEPTH} levels deep`)
-  }
-  try {
-    return MAYBE_HUGE_NUMBER.test(text) ? JSON.parse(text, rejectInfinity) : JSON.parse(text)
-  } catch (error) {
-    if (error instanceof ValidationError) throw error
-    throw new MalformedBodyError(error instanceof RangeError ? `${what} is nested too deeply` : `${what} is not valid JSON`)
-  }
-}
-
-/** Keeps the JSON text of a body object's `value` member beside the parsed body. */
-function keepValueText (body: unknown, valueText: () => string | undefined): unknown {
-  if (body !== null && typeof body === 'object' && !Array.isArray(body) && Object.hasOwn(body, 'value')) {
-    const text = valueText()
-    if (text !== undefined) Object.defineProperty(body, VALUE_TEXT, { value: text })
-  }
-  return body
-}
-
-/** A JSON body, with the text of its `value` member kept. */
-export function parseJsonBody (text: string): unknown {
-  return keepValueText(parseJsonText(text), () => memberJsonText(text, 'value'))
-}
-
-/**
- * A form body is either fields (`key=...&value=<JSON text>`) or, as the original API's
- * examples send it, a whole JSON document under the form content type.
- */
-export function parseFormBody (text: string): unknown {
-  const trimmed = text.trimStart()
-  if (trimmed.startsWith('{')) return parseJsonBody(trimmed)
-  const fields = new URLSearchParams(text)
-  const body: Record<string, unknown> = Object.create(null)
-  for (const name of new Set(fields.keys())) {
-    const values = fields.getAll(name)
-    // A repeated field is kept as a list so that validation rejects it instead of guessing.
-    if (name === 'value') {
-      body.value = values.length === 1 ? parseJsonText(values[0], 'The form field "value"') : values
-      if (values.length === 1) keepValueText(body, () => minifyJson(values[0].trim()))
-    } else {
-      body[name] = values.length === 1 ? values[0] : values
-    }
-  }
-  return body
-}
-
-/** Parses bodies of `contentType` as JSON (also used for application/merge-patch+json). */
-export function addJsonParser (fastify: FastifyInstance, contentType: string, bodyLimit: number): void {
-  fastify.addContentTypeParser(contentType, { parseAs: 'string', bodyLimit },
-    (_request: FastifyRequest, body: string | Buffer, done) => {
-      try {
-        done(null, parseJsonBody(body.toString()))
-      } catch (error) {
-        done(error as Error)
-      }
-    })
-}
-
+/** Replaces the context's body parsers with those of `mediaTypes`. */
 async function bodyParsersPlugin (fastify: FastifyInstance, options: BodyParserOptions): Promise<void> {
-  // The OpenAPI document lists the parsers below as the media types of every request body,
+  // The OpenAPI document lists these media types for every request body of the context,
   // unless a route names its own (`consumes`, read by @fastify/swagger).
   fastify.addHook('onRoute', (route) => {
     const schema = route.schema as { body?: unknown, consumes?: string[] } | undefined
-    if (schema?.body !== undefined && schema.consumes === undefined) schema.consumes = [...ACCEPTED_CONTENT_TYPES]
+    if (schema?.body !== undefined && schema.consumes === undefined) schema.consumes = [...options.mediaTypes]
   })
 
-  // Only what this API accepts: anything else is answered 415 by Fastify.
   fastify.removeAllContentTypeParsers()
-  addJsonParser(fastify, 'application/json', options.bodyLimit)
-  fastify.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: options.bodyLimit },
-    (_request: FastifyRequest, body: string | Buffer, done) => {
+  for (const type of options.mediaTypes) {
+    const parse = PARSERS[type]
+    fastify.addContentTypeParser(type, { parseAs: 'string', bodyLimit: options.bodyLimit }, (_request, body, done) => {
+      let parsed: unknown
       try {
-        done(null, parseFormBody(body.toString()))
+        parsed = parse(body.toString())
       } catch (error) {
-        done(error as Error)
+        done(toClientError(error))
+        return
       }
+      done(null, parsed)
     })
+  }
 }
 
 export default fp(bodyParsersPlugin, { name: 'preferences-body-parsers', fastify: '5.x' })

@@ -1,10 +1,11 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { STATUS_CODES } from 'node:http'
+import { ERROR_CODES } from '../schemas/error-catalogue.js'
 import {
-  BodyTooLargeError, DatabaseUnavailableError, ERROR_CODES, InternalError, MalformedBodyError,
-  UnsupportedMediaTypeError, ValidationError
-} from '../errors.js'
+  BodyTooLargeError, DatabaseUnavailableError, InternalError, MalformedBodyError, UnsupportedMediaTypeError,
+  ValidationError
+} from '../schemas/errors.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {

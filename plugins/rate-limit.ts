@@ -1,8 +1,8 @@
 import rateLimit from '@fastify/rate-limit'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { RateLimitedError } from '../errors.js'
-import type { RateLimitOptions } from './options.js'
+import { RateLimitedError } from '../schemas/errors.js'
+import type { RateLimitOptions } from '../options/plugin-options.js'
 
 /**
  * A per-caller request budget. The key is the caller's user id, known once the auth hook

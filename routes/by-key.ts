@@ -1,19 +1,18 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type {} from '@fastify/swagger'
 import { Type } from '@sinclair/typebox'
-import { upsertPreferenceByKey } from '../db/by-key.js'
-import { deletePreference, findPreferenceByKey } from '../db/preferences.js'
-import { NotFoundError } from '../errors.js'
+import { upsertPreferenceByKey } from '../db/by-key-repository.js'
+import { deletePreference, findPreferenceByKey } from '../db/preference-repository.js'
+import { bodyValueText } from '../lib/json-body.js'
+import { NotFoundError } from '../schemas/errors.js'
 import { PreferenceKeyParamsSchema, UpsertPreferenceBodySchema } from '../schemas/preference.js'
-import { ReadConditionHeadersSchema, WriteConditionHeadersSchema } from '../schemas/conditional.js'
+import { ReadConditionHeadersSchema, WriteConditionHeadersSchema } from '../schemas/conditional-headers.js'
 import {
   authErrorResponses, bodyErrorResponses, conflictResponse, notFoundResponse, preconditionFailedResponse,
   preferenceResponse, readPreferenceResponses
 } from '../schemas/responses.js'
-import { preferenceEtag, replyWithPreference, writePrecondition } from './etag.js'
-import type { PreferenceRouteOptions } from './preferences.js'
-import { security, sendNoContent, tags } from './preferences.js'
-import { bodyValueText, encodeValue } from './values.js'
+import { preferenceEtag, replyWithPreference, writePrecondition } from './conditional.js'
+import { encodeValue, forBothSlashes, itemLocation, type PreferenceRouteOptions, sendNoContent } from './shared.js'
 
 /**
  * GET, PUT (upsert) and DELETE of a preference addressed by its key, percent-encoded as one
@@ -21,16 +20,12 @@ import { bodyValueText, encodeValue } from './values.js'
  */
 const byKeyRoutes: FastifyPluginAsyncTypebox<PreferenceRouteOptions> = async (fastify, options) => {
   const db = fastify.preferencesDb
-  const itemLocation = (userId: number, id: number) => `${fastify.prefix}/user/${userId}/preference/${id}/`
-
-  for (const [slash, hide] of [['/', false], ['', true]] as const) {
+  forBothSlashes((slash, doc) => {
     const path = `/user/:user_id/preference/by-key/:key${slash}`
 
     fastify.get(path, {
       schema: {
-        hide,
-        tags,
-        security,
+        ...doc,
         summary: 'Get a preference by key',
         headers: ReadConditionHeadersSchema,
         description: 'With If-None-Match holding its current ETag (or `*`): 304, no body.',
@@ -42,9 +37,7 @@ const byKeyRoutes: FastifyPluginAsyncTypebox<PreferenceRouteOptions> = async (fa
 
     fastify.put(path, {
       schema: {
-        hide,
-        tags,
-        security,
+        ...doc,
         summary: 'Set a preference by key (create or replace)',
         headers: WriteConditionHeadersSchema,
         description: 'Sets the value of {key}, creating the preference when it does not exist. ' +
@@ -67,15 +60,13 @@ const byKeyRoutes: FastifyPluginAsyncTypebox<PreferenceRouteOptions> = async (fa
       const { preference, created } = await upsertPreferenceByKey(db, userId, request.preferenceKey, valueJson,
         options.maxPreferencesPerUser, writePrecondition(request))
       reply.header('etag', preferenceEtag(preference))
-      if (created) reply.code(201).header('location', itemLocation(userId, preference.id))
+      if (created) reply.code(201).header('location', itemLocation(fastify.prefix, userId, preference.id))
       return reply.send(preference)
     })
 
     fastify.delete(path, {
       schema: {
-        hide,
-        tags,
-        security,
+        ...doc,
         summary: 'Delete a preference by key',
         headers: WriteConditionHeadersSchema,
         description: 'With If-Match: 412 unless it holds the preference\'s current ETag.',
@@ -95,7 +86,7 @@ const byKeyRoutes: FastifyPluginAsyncTypebox<PreferenceRouteOptions> = async (fa
       if (!deleted) throw new NotFoundError()
       return sendNoContent(reply)
     })
-  }
+  })
 }
 
 export default byKeyRoutes

@@ -1,35 +1,25 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type {} from '@fastify/swagger'
-import { applyPreferencePatch, type PatchPlan } from '../db/merge-patch.js'
-import { MalformedBodyError, ValidationError } from '../errors.js'
-import { addJsonParser } from '../plugins/body-parsers.js'
+import { applyPreferencePatch, type PatchPlan } from '../db/merge-patch-repository.js'
+import { mergePatch } from '../lib/json-merge-patch.js'
+import { plainValue } from '../lib/json-text.js'
+import { MalformedBodyError, ValidationError } from '../schemas/errors.js'
 import {
   keyProblem, mergePatchBodySchema, MergePatchResultSchema, type Preference, UserParamsSchema
 } from '../schemas/preference.js'
 import { authErrorResponses, conflictResponse, mergePatchBodyErrorResponses } from '../schemas/responses.js'
-import { mergePatch } from './json-merge-patch.js'
-import type { PreferenceRouteOptions } from './preferences.js'
-import { security, tags } from './preferences.js'
-import { encodeValue } from './values.js'
-import { plainValue } from '../schemas/json-text.js'
-
-export interface MergePatchRouteOptions extends PreferenceRouteOptions {
-  bodyLimit: number
-}
-
-export const MERGE_PATCH_TYPE = 'application/merge-patch+json'
+import { MERGE_PATCH_TYPE } from '../schemas/media-types.js'
+import { encodeValue, forBothSlashes, type PreferenceRouteOptions } from './shared.js'
 
 const quoted = (key: string) => JSON.stringify(key.length > 64 ? `${key.slice(0, 64)}...` : key)
 
 /**
  * PATCH /user/{user_id}/preference/ with an RFC 7396 merge patch of the user's preferences.
- * Registered as its own encapsulated plugin: only here is application/merge-patch+json parsed,
- * and only it (other types are a 415 here, and merge-patch+json is a 415 everywhere else).
+ * The composition root registers it where application/merge-patch+json is the only body
+ * parser (other types are a 415 here, and merge-patch+json is a 415 everywhere else).
  */
-const mergePatchRoutes: FastifyPluginAsyncTypebox<MergePatchRouteOptions> = async (fastify, options) => {
+const mergePatchRoutes: FastifyPluginAsyncTypebox<PreferenceRouteOptions> = async (fastify, options) => {
   const db = fastify.preferencesDb
-  fastify.removeAllContentTypeParsers()
-  addJsonParser(fastify, MERGE_PATCH_TYPE, options.bodyLimit)
   // A patch may delete every preference and create as many: more entries than that can
   // only be deletions of keys that do not exist.
   const BodySchema = mergePatchBodySchema(2 * options.maxPreferencesPerUser)
@@ -54,13 +44,11 @@ const mergePatchRoutes: FastifyPluginAsyncTypebox<MergePatchRouteOptions> = asyn
     return result
   }
 
-  for (const [slash, hide] of [['/', false], ['', true]] as const) {
+  forBothSlashes((slash, doc) => {
     fastify.patch(`/user/:user_id/preference${slash}`, {
       config: { preferencesAccepts: MERGE_PATCH_TYPE },
       schema: {
-        hide,
-        tags,
-        security,
+        ...doc,
         summary: 'Change many preferences at once (JSON merge patch)',
         description: 'Content-Type: application/merge-patch+json. The body is an RFC 7396 merge ' +
           'patch of {user_id}\'s preferences seen as one object of key to value: `null` deletes the ' +
@@ -87,7 +75,7 @@ const mergePatchRoutes: FastifyPluginAsyncTypebox<MergePatchRouteOptions> = asyn
       return applyPreferencePatch(db, request.preferencesUserId, keys, (current) => plan(patch, current),
         options.maxPreferencesPerUser)
     })
-  }
+  })
 }
 
 export default mergePatchRoutes

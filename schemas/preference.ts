@@ -1,16 +1,19 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { SERIALIZE } from './json-text.js'
+
+/** Marks a response schema whose serialization is written by hand (preference-json.ts). */
+export const SERIALIZE = Symbol.for('fastify-user-preferences.serialize')
+export type SerializeAs = 'preference' | 'preference-list'
 
 /** Decimal digits without sign or leading zeros. */
-export const ID_PATTERN = '^[1-9][0-9]*$'
+const ID_PATTERN = '^[1-9][0-9]*$'
 
-export const UserIdParamSchema = Type.String({
+const UserIdParamSchema = Type.String({
   pattern: '^(me|[1-9][0-9]*)$',
   description: 'The owner\'s user id (a positive integer), or `me` for the authenticated caller',
   examples: ['me', '1']
 })
 
-export const PreferenceIdParamSchema = Type.String({
+const PreferenceIdParamSchema = Type.String({
   pattern: ID_PATTERN,
   description: 'The preference id (a positive integer)',
   examples: ['17']
@@ -24,8 +27,8 @@ export const PreferenceParamsSchema = Type.Object({
 
 // `u`-flag pattern: excludes C0 controls, DEL and lone surrogates (a lone surrogate
 // cannot be stored as UTF-8, so it could not round-trip).
-export const KEY_PATTERN = '^[^\\u0000-\\u001F\\u007F\\uD800-\\uDFFF]*$'
-export const MAX_KEY_LENGTH = 255
+const KEY_PATTERN = '^[^\\u0000-\\u001F\\u007F\\uD800-\\uDFFF]*$'
+const MAX_KEY_LENGTH = 255
 const KEY_REGEXP = new RegExp(KEY_PATTERN, 'u')
 
 /**
@@ -91,7 +94,7 @@ export const PreferenceSchema = Type.Object({
   }]
 })
 
-// Written by hand (plugins/serialization.ts) so that values go out as their stored JSON text.
+// Written by hand (preference-json.ts) so that values go out as their stored JSON text.
 Object.assign(PreferenceSchema, { [SERIALIZE]: 'preference' })
 
 export type Preference = Static<typeof PreferenceSchema>
@@ -149,7 +152,7 @@ export function listQuerySchema (maxPageSize: number) {
     }))
   })
 }
-export const ListPreferencesQuerySchema = listQuerySchema(1000)
+const ListPreferencesQuerySchema = listQuerySchema(1000)
 export type ListPreferencesQuery = Static<typeof ListPreferencesQuerySchema>
 
 export const PreferenceListSchema = Type.Object({

@@ -1,8 +1,8 @@
 import { type TSchema, Type } from '@sinclair/typebox'
-import { ErrorSchema } from './error.js'
+import { ErrorSchema } from './error-body.js'
 import { PreferenceSchema } from './preference.js'
 
-export function withDescription<T extends TSchema> (schema: T, description: string): T {
+function withDescription<T extends TSchema> (schema: T, description: string): T {
   return { ...schema, description }
 }
 

@@ -2,7 +2,7 @@ import { createHmac, generateKeyPairSync } from 'node:crypto'
 import type { SignerOptions } from 'fast-jwt'
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
 import t, { type Test } from 'tap'
-import type { CallerMapper } from '../plugins/options.js'
+import type { CallerMapper } from '../options/plugin-options.js'
 import { adminToken, bearer, build, client, PREFIX, SECRET, token } from './helper.js'
 
 // Every behaviour of "Who may do what" in SPEC.md, through app.inject.

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import t from 'tap'
-import { API_PREFIX, buildApp } from '../app.js'
+import { API_PREFIX, buildApp } from '../server/app.js'
 import { adminToken, bearer, build, client, PREFIX, SECRET, token } from './helper.js'
 
 // By-key paths carry a percent-encoded key; a host needs a large maxParamLength for them.

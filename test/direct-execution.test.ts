@@ -1,13 +1,13 @@
 import pg from 'pg'
 import t from 'tap'
-import { compiledTransaction, DirectTransaction } from '../db/compiled.js'
+import { compiledTransaction, DirectTransaction } from '../db/direct/compiled-statements.js'
 import { openDatabase } from '../db/connect.js'
 import { migrateToLatest } from '../db/migrate.js'
-import { deletePreference, findPreference, insertPreference, listPreferences } from '../db/preferences.js'
-import { jsonTextOf } from '../schemas/json-text.js'
+import { deletePreference, findPreference, insertPreference, listPreferences } from '../db/preference-repository.js'
+import { jsonTextOf } from '../lib/json-text.js'
 import { BACKEND, freshDatabaseUrl } from './helper.js'
 
-// Single statements skip Kysely's connection handling (db/compiled.ts, db/connect.ts). They
+// Single statements skip Kysely's connection handling (db/direct/). They
 // must still never run inside a transaction another request holds open.
 
 const NOW = '2026-11-28T12:00:00.000Z'

@@ -13,7 +13,7 @@ import type { Kysely } from 'kysely'
 import preferences, { preferencesOpenapi } from '../index.js'
 import { openDatabase } from '../db/connect.js'
 import type { Database, UserPreferenceRow } from '../db/types.js'
-import type { PreferencesPluginOptions } from '../plugins/options.js'
+import type { PreferencesPluginOptions } from '../options/plugin-options.js'
 import { attachContract } from './contract.js'
 
 export const SECRET = 'test-secret-that-is-long-enough-for-hs256'

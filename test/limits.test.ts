@@ -4,9 +4,9 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
-import { type AppOptions, buildApp, SERVER_LIMITS } from '../app.js'
-import { loadConfig } from '../config.js'
-import { ERROR_CODES } from '../errors.js'
+import { type AppOptions, buildApp, SERVER_LIMITS } from '../server/app.js'
+import { loadConfig } from '../server/config.js'
+import { ERROR_CODES } from '../schemas/error-catalogue.js'
 import { bearer, build, client, freshDatabaseUrl, PREFIX, SECRET, token } from './helper.js'
 import { childEnv } from './child-env.js'
 
@@ -237,7 +237,7 @@ t.test('RATE_LIMIT_PER_MINUTE', async (t) => {
 })
 
 t.test('RATE_LIMIT_PER_MINUTE on the real server: the third request of a minute is a 429', async (t) => {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
     cwd: ROOT,
     env: childEnv({ PORT: '0', JWT_SECRET: SECRET, DATABASE_URL: await freshDatabaseUrl(t), RATE_LIMIT_PER_MINUTE: '2' }),
     stdio: ['ignore', 'pipe', 'pipe']

@@ -3,7 +3,7 @@ import swagger from '@fastify/swagger'
 import Fastify, { type FastifyInstance } from 'fastify'
 import t from 'tap'
 import type { Test } from 'tap'
-import { buildApp } from '../app.js'
+import { buildApp } from '../server/app.js'
 import preferences, {
   bearerSecurityScheme, ErrorSchema, PreferenceKeySchema, PreferenceSchema, preferencesOpenapi
 } from '../index.js'

@@ -124,11 +124,11 @@ t.test('npm pack, installed in a new app outside the repository, served over HTT
   ok(t, packed, 'npm pack')
   const [info] = JSON.parse(packed.stdout) as Array<{ filename: string, files: Array<{ path: string }> }>
   const files = info.files.map((f) => f.path)
-  for (const needed of ['package.json', 'README.md', 'LICENSE', 'dist/index.js', 'dist/index.d.ts', 'dist/client.js', 'dist/client.d.ts',
-    'dist/plugins/auth.d.ts', 'dist/plugins/database.d.ts', 'dist/db/migrations/2026-11-28-01-create-user-preference.js']) {
+  for (const needed of ['package.json', 'README.md', 'LICENSE', 'dist/index.js', 'dist/index.d.ts', 'dist/client/index.js', 'dist/client/index.d.ts',
+    'dist/plugins/authenticate.d.ts', 'dist/plugins/database.d.ts', 'dist/db/migrations/2026-11-28-01-create-user-preference.js']) {
     t.ok(files.includes(needed), `the tarball has ${needed}`)
   }
-  const devOnly = files.filter((f) => /^(test|scripts|examples|bench|\.ci)\/|^dist\/(test|scripts|examples|app|server|config|tokens)\b|\.tsbuildinfo$|(?<!\.d)\.ts$/.test(f))
+  const devOnly = files.filter((f) => /^(test|scripts|examples|bench|\.ci)\/|^dist\/(test|scripts|examples|server|bench)\b|\.tsbuildinfo$|(?<!\.d)\.ts$/.test(f))
   t.same(devOnly, [], 'nothing dev-only: no tests, scripts, examples, standalone server or TypeScript sources')
 
   // Every module the shipped code imports is a dependency, the peer (fastify) or Node's own.

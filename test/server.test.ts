@@ -7,7 +7,7 @@ import t from 'tap'
 import type { Test } from 'tap'
 import { childEnv } from './child-env.js'
 
-// End to end: the real `server.ts` in a child process, spoken to over HTTP.
+// End to end: the real `server/main.ts` in a child process, spoken to over HTTP.
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
 const START_TIMEOUT = 30_000
@@ -95,9 +95,9 @@ function run (t: Test, args: string[], env: Record<string, string>): Child {
 
 interface Server { child: Child, base: string }
 
-/** Starts server.ts on a free port and waits until it listens. */
+/** Starts server/main.ts on a free port and waits until it listens. */
 async function startServer (t: Test, env: Record<string, string>): Promise<Server> {
-  const child = run(t, ['server.ts'], { PORT: '0', LOG_LEVEL: 'info', ...env })
+  const child = run(t, ['server/main.ts'], { PORT: '0', LOG_LEVEL: 'info', ...env })
   const [, base] = await child.waitFor(/"msg":"Server listening at (http:\/\/127\.0\.0\.1:\d+)"/)
   return { child, base }
 }
@@ -171,7 +171,7 @@ t.test('with JWT_SECRET: no token printed; the token command makes working token
   const database = join(t.testdir({}), 'prefs.sqlite')
   const { child, base } = await startServer(t, { DATABASE_URL: database, JWT_SECRET: secret })
 
-  const made = await runToEnd(t, ['scripts/token.ts', '--sub', '3', '--admin', '--secret', secret])
+  const made = await runToEnd(t, ['server/token-command.ts', '--sub', '3', '--admin', '--secret', secret])
   t.equal(made.code, 0, `token command (stderr: ${made.stderr})`)
   const adminToken = made.stdout.trim()
   t.match(adminToken, /^[\w-]+\.[\w-]+\.[\w-]+$/)
@@ -187,13 +187,13 @@ t.test('with JWT_SECRET: no token printed; the token command makes working token
   t.match(await list.json(), { count: 1, results: [{ user_id: 5, key: 'lang', value: 'fr' }] })
 
   // The secret may also come from JWT_SECRET; without --admin the token is user 3's only.
-  const plain = await runToEnd(t, ['scripts/token.ts', '--sub', '3'], { JWT_SECRET: secret })
+  const plain = await runToEnd(t, ['server/token-command.ts', '--sub', '3'], { JWT_SECRET: secret })
   t.equal(plain.code, 0, `token command (stderr: ${plain.stderr})`)
   const userToken = plain.stdout.trim()
   t.equal((await get(`${base}/api/v2/user/5/preference/`, { headers: auth(userToken) })).status, 403)
   t.equal((await get(`${base}/api/v2/user/3/preference/`, { headers: auth(userToken) })).status, 200)
 
-  const other = await runToEnd(t, ['scripts/token.ts', '--sub', '3', '--admin', '--secret', 'not-the-secret'])
+  const other = await runToEnd(t, ['server/token-command.ts', '--sub', '3', '--admin', '--secret', 'not-the-secret'])
   t.equal((await get(`${base}/api/v2/user/5/preference/`, { headers: auth(other.stdout.trim()) })).status, 401,
     'a token signed with another secret is refused')
 
@@ -214,7 +214,7 @@ interface RawResponse { status: number, headers: IncomingHttpHeaders, body: stri
 t.test('SIGTERM lets an in-flight request finish; the data survives a restart', async (t) => {
   const secret = 'restart-secret-that-is-long-enough'
   const database = join(t.testdir({}), 'prefs.sqlite')
-  const made = await runToEnd(t, ['scripts/token.ts', '--sub', '9', '--secret', secret])
+  const made = await runToEnd(t, ['server/token-command.ts', '--sub', '9', '--secret', secret])
   const tok = made.stdout.trim()
   const { child, base } = await startServer(t, { DATABASE_URL: database, JWT_SECRET: secret })
 
@@ -292,7 +292,7 @@ t.test('bad configuration: a message and a non-zero exit', async (t) => {
   const dir = t.testdir({})
 
   for (const port of ['abc', '70000']) {
-    const bad = await runToEnd(t, ['server.ts'], { PORT: port, DATABASE_URL: join(dir, 'never.sqlite') })
+    const bad = await runToEnd(t, ['server/main.ts'], { PORT: port, DATABASE_URL: join(dir, 'never.sqlite') })
     t.not(bad.code, 0, `PORT=${port} fails`)
     t.equal(bad.signal, null, 'it exits by itself, not by a signal')
     t.match(bad.stderr, /PORT/, 'the message names PORT')
@@ -300,11 +300,11 @@ t.test('bad configuration: a message and a non-zero exit', async (t) => {
     t.notMatch(bad.stdout, /Server listening/)
   }
 
-  const level = await runToEnd(t, ['server.ts'], { PORT: '0', LOG_LEVEL: 'loud', DATABASE_URL: join(dir, 'never.sqlite') })
+  const level = await runToEnd(t, ['server/main.ts'], { PORT: '0', LOG_LEVEL: 'loud', DATABASE_URL: join(dir, 'never.sqlite') })
   t.not(level.code, 0, 'LOG_LEVEL=loud fails')
   t.match(level.stderr, /LOG_LEVEL/)
 
-  const mysql = await runToEnd(t, ['server.ts'], { PORT: '0', DATABASE_URL: 'mysql://x' })
+  const mysql = await runToEnd(t, ['server/main.ts'], { PORT: '0', DATABASE_URL: 'mysql://x' })
   t.not(mysql.code, 0, 'DATABASE_URL=mysql://x fails')
   t.equal(mysql.signal, null)
   t.match(mysql.stderr, /unsupported URL scheme/)

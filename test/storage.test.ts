@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { sql } from 'kysely'
 import t from 'tap'
 import type { Test } from 'tap'
-import { loadConfig } from '../config.js'
+import { loadConfig } from '../server/config.js'
 import { DEFAULT_SQLITE_PATH, openDatabase, parseDatabaseUrl } from '../db/connect.js'
 import { migrateToLatest } from '../db/migrate.js'
 import { freshDatabaseUrl } from './helper.js'
@@ -157,12 +157,12 @@ t.test('migrateToLatest: creates the table and indexes, and is idempotent', asyn
 t.test('the migrate command', async (t) => {
   const file = join(t.testdir({}), 'nested', 'prefs.sqlite')
 
-  const first = await runScript(t, 'scripts/migrate.ts', { DATABASE_URL: file })
+  const first = await runScript(t, 'server/migrate-command.ts', { DATABASE_URL: file })
   t.equal(first.code, 0, `exit code (stderr: ${first.stderr})`)
   t.match(first.stdout, file, 'names the database')
   t.match(first.stdout, new RegExp(`Success: ${MIGRATION}`))
 
-  const second = await runScript(t, 'scripts/migrate.ts', { DATABASE_URL: file })
+  const second = await runScript(t, 'server/migrate-command.ts', { DATABASE_URL: file })
   t.equal(second.code, 0, `exit code (stderr: ${second.stderr})`)
   t.match(second.stdout, /up to date/)
   t.notMatch(second.stdout, MIGRATION)
@@ -173,7 +173,7 @@ t.test('the migrate command', async (t) => {
   const done = await sql<{ name: string }>`select name from user_preference_migration`.execute(db)
   t.same(done.rows.map((r) => r.name), [MIGRATION])
 
-  const bad = await runScript(t, 'scripts/migrate.ts', { DATABASE_URL: 'mysql://x' })
+  const bad = await runScript(t, 'server/migrate-command.ts', { DATABASE_URL: 'mysql://x' })
   t.not(bad.code, 0, 'an unsupported URL fails')
   t.match(bad.stderr, /mysql:\/\//)
 })

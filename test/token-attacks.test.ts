@@ -3,7 +3,7 @@ import { connect } from 'node:net'
 import type { SignerOptions } from 'fast-jwt'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import t, { type Test } from 'tap'
-import { buildApp } from '../app.js'
+import { buildApp } from '../server/app.js'
 import { bearer, build, freshDatabaseUrl, PREFIX, SECRET, token } from './helper.js'
 
 // Attacks on the bearer token that test/auth.test.ts does not already cover (it has: alg

@@ -22,7 +22,7 @@ const REQUEST_TIMEOUT = 5_000
 interface Server { child: ChildProcessWithoutNullStreams, base: string, exited: Promise<void> }
 
 async function startServer (t: Test, database: string): Promise<Server> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
     cwd: ROOT,
     env: childEnv({ PORT: '0', DATABASE_URL: database, JWT_SECRET: SECRET, LOG_LEVEL: 'info' }),
     stdio: ['pipe', 'pipe', 'pipe']

@@ -1,6 +1,6 @@
 import { connect } from 'node:net'
 import t from 'tap'
-import { buildApp, SERVER_LIMITS } from '../../app.js'
+import { buildApp, SERVER_LIMITS } from '../../server/app.js'
 import { freshDatabaseUrl, PREFIX, SECRET, token } from '../helper.js'
 
 // Slow clients against the standalone server's real limits (test/limits.test.ts does the

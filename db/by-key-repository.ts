@@ -1,0 +1,47 @@
+import type { Kysely } from 'kysely'
+import { KeyExistsError, LimitReachedError } from '../schemas/errors.js'
+import type { Preference } from '../schemas/preference.js'
+import {
+  countPreferences, insertPreference, lockUserForCreate, type Precondition, retryOnUniqueViolation,
+  selectForWrite, toPreference
+} from './preference-repository.js'
+import type { Database } from './types.js'
+
+type Db = Kysely<Database>
+
+export interface UpsertResult {
+  preference: Preference
+  /** True when the preference did not exist and was created. */
+  created: boolean
+}
+
+/**
+ * Sets the value of the user's preference `key`, creating it when it does not exist (within
+ * the per-user limit). Reading, the precondition and the write happen in one transaction that
+ * holds the user's create lock, so of two concurrent upserts of a new key one creates and the
+ * other replaces.
+ */
+export async function upsertPreferenceByKey (
+  db: Db, userId: number, key: string, valueJson: string, maxPerUser: number,
+  precondition?: Precondition, now: Date = new Date()
+): Promise<UpsertResult> {
+  const timestamp = now.toISOString()
+  return retryOnUniqueViolation(() => db.transaction().execute(async (trx) => {
+    await lockUserForCreate(trx, userId)
+    const current = await selectForWrite(trx, userId, { key })
+    precondition?.(current === undefined ? undefined : toPreference(current))
+    if (current !== undefined) {
+      const row = await trx.updateTable('user_preference')
+        .set({ value: valueJson, last_updated_at: timestamp })
+        .where('user_id', '=', userId)
+        .where('id', '=', current.id)
+        .returningAll()
+        .executeTakeFirstOrThrow()
+      return { preference: toPreference(row), created: false }
+    }
+    if (await countPreferences(trx, userId) >= maxPerUser) {
+      throw new LimitReachedError(maxPerUser, `: this user already holds that many, so ${JSON.stringify(key)} cannot be created`)
+    }
+    return { preference: await insertPreference(trx, userId, { key, valueJson }, timestamp), created: true }
+  }), () => new KeyExistsError(key))
+}

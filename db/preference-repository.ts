@@ -1,0 +1,295 @@
+import { type Kysely, PostgresAdapter, sql } from 'kysely'
+import { KeyExistsError, LimitReachedError } from '../schemas/errors.js'
+import type { Preference } from '../schemas/preference.js'
+import { JsonText } from '../lib/json-text.js'
+import { compiledCommand, compiledQuery, compiledTransaction, kyselyOf, type Queryable } from './direct/compiled-statements.js'
+import type { Database, UserPreferenceRow } from './types.js'
+
+// Every query here is scoped by user_id and served by the (user_id, key) unique index or
+// the (user_id, id) index: nothing scans across users.
+
+type Db = Kysely<Database>
+
+export interface NewPreference {
+  key: string
+  /** The value's compact JSON text (JSON.stringify), already size-checked. */
+  valueJson: string
+}
+
+export interface PreferenceChanges {
+  key?: string
+  valueJson?: string
+}
+
+export interface ListFilter {
+  /** Exact keys that must all match (the `key` and `search` query parameters). */
+  keys: string[]
+  limit: number
+  offset: number
+}
+
+export interface PreferencePage {
+  count: number
+  results: Preference[]
+}
+
+/**
+ * A check on the stored preference (undefined when there is none), run inside the writing
+ * transaction with the row locked, so that nothing changes between the check and the write.
+ * It throws to abort the write (e.g. If-Match does not match: 412).
+ */
+export type Precondition = (current: Preference | undefined) => void
+
+/** Which of a user's preferences: by id or by key. */
+export type PreferenceTarget = { id: number } | { key: string }
+
+const toIso = (value: string | Date): string => typeof value === 'string' ? value : value.toISOString()
+
+export function toPreference (row: UserPreferenceRow): Preference {
+  return {
+    id: Number(row.id),
+    user_id: Number(row.user_id),
+    key: row.key,
+    value: new JsonText(row.value),
+    created_at: toIso(row.created_at),
+    last_updated_at: toIso(row.last_updated_at)
+  }
+}
+
+/** A unique-constraint violation, in SQLite's or PostgreSQL's words. */
+function isUniqueViolation (error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code
+  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === '23505'
+}
+
+// A unique violation can still happen on PostgreSQL when a rename (PATCH or PUT by id, which
+// do not take the create lock) lands on a key between a read and an insert. The key then
+// exists: running the transaction again replaces it instead of creating it.
+const UNIQUE_VIOLATION_ATTEMPTS = 3
+
+/** Runs `transaction` again when it fails on a unique violation; `exhausted` makes the final error. */
+export async function retryOnUniqueViolation<T> (transaction: () => Promise<T>, exhausted: () => Error): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await transaction()
+    } catch (error) {
+      if (!isUniqueViolation(error)) throw error
+      if (attempt >= UNIQUE_VIOLATION_ATTEMPTS) throw exhausted()
+    }
+  }
+}
+
+export function isPostgres (db: Queryable): boolean {
+  return kyselyOf(db).getExecutor().adapter instanceof PostgresAdapter
+}
+
+/**
+ * Reads the target row for writing it in the same transaction. On PostgreSQL the row is
+ * locked (SELECT ... FOR UPDATE) until the transaction ends. SQLite has no FOR UPDATE (it is
+ * a syntax error there) and needs none: its write transactions are serialised.
+ */
+export async function selectForWrite (trx: Db, userId: number, target: PreferenceTarget): Promise<UserPreferenceRow | undefined> {
+  let query = trx.selectFrom('user_preference').selectAll().where('user_id', '=', userId)
+  query = 'id' in target ? query.where('id', '=', target.id) : query.where('key', '=', target.key)
+  if (isPostgres(trx)) query = query.forUpdate()
+  return query.executeTakeFirst()
+}
+
+// The queries on every request's path are compiled once (db/direct/compiled-statements.ts).
+const selectById = compiledQuery<'userId' | 'id', UserPreferenceRow>((db, p) =>
+  db.selectFrom('user_preference').selectAll().where('user_id', '=', p('userId')).where('id', '=', p('id')))
+const selectByKey = compiledQuery<'userId' | 'key', UserPreferenceRow>((db, p) =>
+  db.selectFrom('user_preference').selectAll().where('user_id', '=', p('userId')).where('key', '=', p('key')))
+const countAll = compiledQuery<'userId', { count: number | string }>((db, p) =>
+  db.selectFrom('user_preference').select((eb) => eb.fn.countAll<number | string>().as('count'))
+    .where('user_id', '=', p('userId')))
+const countKey = compiledQuery<'userId' | 'key', { count: number | string }>((db, p) =>
+  db.selectFrom('user_preference').select((eb) => eb.fn.countAll<number | string>().as('count'))
+    .where('user_id', '=', p('userId')).where('key', '=', p('key')))
+const pageAll = compiledQuery<'userId' | 'limit' | 'offset', UserPreferenceRow>((db, p) =>
+  db.selectFrom('user_preference').selectAll().where('user_id', '=', p('userId'))
+    .orderBy('id').limit(p('limit')).offset(p('offset')))
+const pageKey = compiledQuery<'userId' | 'key' | 'limit' | 'offset', UserPreferenceRow>((db, p) =>
+  db.selectFrom('user_preference').selectAll().where('user_id', '=', p('userId')).where('key', '=', p('key'))
+    .orderBy('id').limit(p('limit')).offset(p('offset')))
+
+export async function findPreference (db: Db, userId: number, id: number): Promise<Preference | undefined> {
+  const [row] = await selectById(db, { userId, id })
+  return row === undefined ? undefined : toPreference(row)
+}
+
+export async function findPreferenceByKey (db: Db, userId: number, key: string): Promise<Preference | undefined> {
+  const [row] = await selectByKey(db, { userId, key })
+  return row === undefined ? undefined : toPreference(row)
+}
+
+export async function listPreferences (db: Db, userId: number, filter: ListFilter): Promise<PreferencePage> {
+  const keys = [...new Set(filter.keys)]
+  // Two different exact keys cannot both match.
+  if (keys.length > 1) return { count: 0, results: [] }
+  const key = keys[0]
+
+  const [{ count }] = key === undefined ? await countAll(db, { userId }) : await countKey(db, { userId, key })
+  const total = Number(count)
+  if (total === 0 || filter.offset >= total) return { count: total, results: [] }
+
+  const { limit, offset } = filter
+  const rows = key === undefined
+    ? await pageAll(db, { userId, limit, offset })
+    : await pageKey(db, { userId, key, limit, offset })
+  return { count: total, results: rows.map(toPreference) }
+}
+
+// Two-key advisory lock class for "creating a preference for user N" on PostgreSQL.
+const CREATE_LOCK_CLASS = 0x70726566 // 'pref'
+
+const advisoryLock = compiledQuery<'userId', unknown>((db, p) => db.selectNoFrom(
+  sql`pg_advisory_xact_lock(${sql.lit(CREATE_LOCK_CLASS)}, (${p('userId')}::bigint % 2147483647)::int)`.as('locked')))
+
+/**
+ * Serialises, per user, the transactions that may create preferences (create, upsert by key,
+ * merge patch), so that counting against the limit and inserting cannot interleave, and two
+ * upserts of one new key cannot both insert. A no-op on SQLite, whose write transactions are
+ * serialised anyway.
+ */
+export async function lockUserForCreate (trx: Queryable, userId: number): Promise<void> {
+  if (isPostgres(trx)) await advisoryLock(trx, { userId })
+}
+
+/** How many preferences the user holds. */
+export async function countPreferences (db: Db, userId: number): Promise<number> {
+  const [{ count }] = await countAll(db, { userId })
+  return Number(count)
+}
+
+/** Inserts without any check (callers hold the create lock and have checked the limit). */
+const insertRow = compiledQuery<'userId' | 'key' | 'value' | 'now', UserPreferenceRow>((db, p) =>
+  db.insertInto('user_preference')
+    .values({ user_id: p('userId'), key: p('key'), value: p('value'), created_at: p('now'), last_updated_at: p('now') })
+    .returningAll())
+
+export async function insertPreference (trx: Queryable, userId: number, input: NewPreference, timestamp: string): Promise<Preference> {
+  const [row] = await insertRow(trx, { userId, key: input.key, value: input.valueJson, now: timestamp })
+  return toPreference(row)
+}
+
+/**
+ * Inserts unless the user already holds `max` preferences: counting and inserting are one
+ * statement, which inserts nothing at the limit. PostgreSQL needs the types of the selected
+ * parameters spelt out; SQLite must not get them (it would read CAST(... AS timestamptz) as
+ * a number).
+ */
+const insertBelowLimit = compiledQuery<'userId' | 'key' | 'value' | 'now' | 'max', UserPreferenceRow>((db, p) => {
+  const typed = (value: never, type: 'bigint' | 'timestamptz') =>
+    isPostgres(db) ? sql<never>`cast(${value} as ${sql.raw(type)})` : sql<never>`${value}`
+  return db.insertInto('user_preference')
+    .columns(['user_id', 'key', 'value', 'created_at', 'last_updated_at'])
+    .expression(db.selectNoFrom((eb) => [
+      typed(p('userId'), 'bigint').as('user_id'),
+      eb.val(p('key')).as('key'),
+      eb.val(p('value')).as('value'),
+      typed(p('now'), 'timestamptz').as('created_at'),
+      typed(p('now'), 'timestamptz').as('last_updated_at')
+    ]).where((eb) => eb(
+      eb.selectFrom('user_preference').select(eb.fn.countAll().as('n')).where('user_id', '=', p('userId')),
+      '<',
+      p('max')
+    )))
+    .returningAll()
+})
+
+/**
+ * Inserts a preference unless the key exists (KeyExistsError) or the user is at the limit
+ * (LimitReachedError). The limit check and the insert are one statement: atomic on SQLite,
+ * whose writes are serialised; on PostgreSQL it runs under the per-user create lock, so that
+ * concurrent creates cannot both see room for one more.
+ */
+export async function createPreference (
+  db: Db, userId: number, input: NewPreference, maxPerUser: number, now: Date = new Date()
+): Promise<Preference> {
+  const values = { userId, key: input.key, value: input.valueJson, now: now.toISOString(), max: maxPerUser }
+  let row: UserPreferenceRow | undefined
+  try {
+    [row] = isPostgres(db)
+      ? await compiledTransaction(db, async (trx) => {
+        await lockUserForCreate(trx, userId)
+        return insertBelowLimit(trx, values)
+      })
+      : await insertBelowLimit(db, values)
+  } catch (error) {
+    if (isUniqueViolation(error)) throw new KeyExistsError(input.key)
+    throw error
+  }
+  if (row !== undefined) return toPreference(row)
+  // Nothing inserted: the user is at the limit. A duplicate key is still the more useful answer.
+  if (await findPreferenceByKey(db, userId, input.key) !== undefined) throw new KeyExistsError(input.key)
+  throw new LimitReachedError(maxPerUser, ': this user already holds that many')
+}
+
+const updateValue = compiledQuery<'userId' | 'id' | 'value' | 'now', UserPreferenceRow>((db, p) =>
+  db.updateTable('user_preference').set({ value: p('value'), last_updated_at: p('now') })
+    .where('user_id', '=', p('userId')).where('id', '=', p('id')).returningAll())
+const updateKey = compiledQuery<'userId' | 'id' | 'key' | 'now', UserPreferenceRow>((db, p) =>
+  db.updateTable('user_preference').set({ key: p('key'), last_updated_at: p('now') })
+    .where('user_id', '=', p('userId')).where('id', '=', p('id')).returningAll())
+const updateKeyAndValue = compiledQuery<'userId' | 'id' | 'key' | 'value' | 'now', UserPreferenceRow>((db, p) =>
+  db.updateTable('user_preference').set({ key: p('key'), value: p('value'), last_updated_at: p('now') })
+    .where('user_id', '=', p('userId')).where('id', '=', p('id')).returningAll())
+
+async function applyChanges (
+  db: Db, userId: number, id: number, changes: PreferenceChanges, now: Date
+): Promise<Preference | undefined> {
+  const { key, valueJson: value } = changes
+  const at = { userId, id, now: now.toISOString() }
+  const [row] = key === undefined
+    ? await updateValue(db, { ...at, value })
+    : value === undefined
+      ? await updateKey(db, { ...at, key })
+      : await updateKeyAndValue(db, { ...at, key, value })
+  return row === undefined ? undefined : toPreference(row)
+}
+
+/**
+ * Applies the changes; undefined when the user has no preference with that id. With a
+ * precondition, reading, checking and writing happen in one transaction.
+ */
+export async function updatePreference (
+  db: Db, userId: number, id: number, changes: PreferenceChanges, precondition?: Precondition, now: Date = new Date()
+): Promise<Preference | undefined> {
+  try {
+    if (precondition === undefined) return await applyChanges(db, userId, id, changes, now)
+    return await db.transaction().execute(async (trx) => {
+      const current = await selectForWrite(trx, userId, { id })
+      if (current === undefined) return undefined
+      precondition(toPreference(current))
+      return applyChanges(trx, userId, id, changes, now)
+    })
+  } catch (error) {
+    if (isUniqueViolation(error)) throw new KeyExistsError(changes.key ?? '')
+    throw error
+  }
+}
+
+const deleteById = compiledCommand<'userId' | 'id'>((db, p) =>
+  db.deleteFrom('user_preference').where('user_id', '=', p('userId')).where('id', '=', p('id')))
+const deleteByKey = compiledCommand<'userId' | 'key'>((db, p) =>
+  db.deleteFrom('user_preference').where('user_id', '=', p('userId')).where('key', '=', p('key')))
+
+const deleteTarget = (db: Queryable, userId: number, target: PreferenceTarget): Promise<number> =>
+  'id' in target ? deleteById(db, { userId, id: target.id }) : deleteByKey(db, { userId, key: target.key })
+
+/**
+ * True when a preference was deleted; false when there was none. With a precondition,
+ * reading, checking and deleting happen in one transaction.
+ */
+export async function deletePreference (
+  db: Db, userId: number, target: PreferenceTarget, precondition?: Precondition
+): Promise<boolean> {
+  if (precondition === undefined) return await deleteTarget(db, userId, target) > 0
+  return db.transaction().execute(async (trx) => {
+    const current = await selectForWrite(trx, userId, target)
+    if (current === undefined) return false
+    precondition(toPreference(current))
+    return await deleteTarget(trx, userId, target) > 0
+  })
+}

@@ -1,0 +1,93 @@
+// The plugin's options, as a host writes them. resolve-options.ts checks them at registration.
+import type { FastifyRequest } from 'fastify'
+import type { Kysely } from 'kysely'
+import type { ConnectOptions } from '../db/connect.js'
+import type { Database } from '../db/types.js'
+
+export const SYMMETRIC_ALGORITHMS = ['HS256', 'HS384', 'HS512'] as const
+export const ASYMMETRIC_ALGORITHMS = [
+  'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'
+] as const
+export type JwtAlgorithm = typeof SYMMETRIC_ALGORITHMS[number] | typeof ASYMMETRIC_ALGORITHMS[number]
+
+/** Who is calling, as far as this plugin cares. */
+export interface Caller {
+  id: number
+  isAdmin: boolean
+}
+
+/** Verified token claims. */
+export type TokenClaims = Record<string, unknown>
+
+/**
+ * Maps verified claims to a caller; return null to reject the token (401).
+ * May be async, e.g. to look the user up.
+ */
+export type CallerMapper = (claims: TokenClaims, request: FastifyRequest) => Caller | null | Promise<Caller | null>
+
+/**
+ * The host's own authentication: returns the verified claims of the request's caller (or null
+ * when there is none), or throws when the credentials are rejected. Its result goes to
+ * `mapCaller`.
+ */
+export type HostVerifier = (request: FastifyRequest) => TokenClaims | null | undefined | Promise<TokenClaims | null | undefined>
+
+/** `auth.verify: 'host-jwt'`: the host's @fastify/jwt verifies (`request.jwtVerify()`). */
+export const HOST_JWT = 'host-jwt'
+
+export interface PreferencesAuthOptions {
+  /**
+   * Leave verification to the host instead of `secret`/`publicKey`: `'host-jwt'` uses the
+   * @fastify/jwt the host registered before the plugin (`request.jwtVerify()`); a function
+   * is the host's own way. Either way `mapCaller` maps the claims to the caller, and a
+   * rejection is this plugin's 401.
+   */
+  verify?: typeof HOST_JWT | HostVerifier
+  /** Shared secret for HS256 (or HS384/HS512 via `algorithms`). */
+  secret?: string | Buffer
+  /** PEM public key for RS256, ES256 and the other asymmetric algorithms. */
+  publicKey?: string | Buffer
+  /** Accepted algorithms: default ['HS256'] with a secret, ['RS256', 'ES256'] with a public key. */
+  algorithms?: JwtAlgorithm[]
+  /** Expected `iss`: tokens from anyone else are rejected. */
+  issuer?: string | string[]
+  /** Expected `aud`. */
+  audience?: string | string[]
+  /** Accepted clock skew for `exp` and `nbf`, in seconds (default 0). */
+  clockToleranceSeconds?: number
+  /** Replaces the default mapping (`sub` is the user id; admin by `roles` or `role`). */
+  mapCaller?: CallerMapper
+}
+
+export interface PreferencesPluginOptions {
+  auth: PreferencesAuthOptions
+  /**
+   * A DATABASE_URL-style string (SQLite path, `sqlite:<path>`, `:memory:`, `postgres://...`),
+   * or a Kysely instance the host owns (then the host also closes it). Default: the SQLite
+   * file data/preferences.sqlite.
+   */
+  database?: string | Kysely<Database>
+  /** Pool size, statement timeout, busy timeout, for a database given as a string. */
+  databaseOptions?: ConnectOptions
+  /** Run pending migrations at registration (default true). */
+  migrate?: boolean
+  /** Largest value, as bytes of compact JSON (default 65536). */
+  maxValueBytes?: number
+  /** Most preferences one user may hold (default 1000). */
+  maxPreferencesPerUser?: number
+  /** Largest `limit` a list request may ask for (default 1000). */
+  maxPageSize?: number
+  /** Largest request body in bytes (default: enough for a maximal value in any encoding). */
+  bodyLimit?: number
+  /**
+   * At most `max` requests per caller (token identity) in `timeWindow` milliseconds; beyond
+   * that 429 PREFERENCE_RATE_LIMITED with Retry-After. Default: off.
+   */
+  rateLimit?: RateLimitOptions | false
+}
+
+export interface RateLimitOptions {
+  max: number
+  /** Milliseconds (default 60000). */
+  timeWindow?: number
+}

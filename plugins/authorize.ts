@@ -1,0 +1,81 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import { parsePositiveId } from '../lib/positive-id.js'
+import type { Caller } from '../options/plugin-options.js'
+import { ForbiddenError, InvalidPathParameterError } from '../schemas/errors.js'
+import { keyProblem } from '../schemas/preference.js'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The `{user_id}` of the path with `me` resolved, once authorised. */
+    preferencesUserId: number
+    /** The `{id}` of the path, on routes that have one. */
+    preferenceId: number
+    /** The `{key}` of the path (percent-decoded), on the by-key routes. */
+    preferenceKey: string
+  }
+}
+
+/** The path parameters the routes read, as strings (`{user_id}` may be `me`). */
+export interface PathParameters {
+  user_id?: string
+  id?: string
+  key?: string
+}
+
+function pathId (name: 'user_id' | 'id', value: string | undefined, caller: Caller): number {
+  if (name === 'user_id' && value === 'me') return caller.id
+  const id = parsePositiveId(value)
+  if (id === null) {
+    throw new InvalidPathParameterError(name === 'user_id'
+      ? `{user_id} must be a positive integer (no sign or leading zeros) or "me", got "${String(value).slice(0, 64)}"`
+      : `{${name}} must be a positive integer (no sign or leading zeros), got "${String(value).slice(0, 64)}"`)
+  }
+  return id
+}
+
+function pathKey (value: string): string {
+  const problem = keyProblem(value)
+  if (problem !== undefined) {
+    throw new InvalidPathParameterError(`{key} ${problem}, got ${JSON.stringify(value.slice(0, 64))}`)
+  }
+  return value
+}
+
+/** Reads the path parameters (400 when malformed) and lets the caller act on {user_id} only if it is theirs, or they are an admin (403). */
+function authorize (request: FastifyRequest, caller: Caller): void {
+  const params = request.params as PathParameters
+  const userId = pathId('user_id', params.user_id, caller)
+  if (params.id !== undefined) request.preferenceId = pathId('id', params.id, caller)
+  if (params.key !== undefined) request.preferenceKey = pathKey(params.key)
+  if (userId !== caller.id && !caller.isAdmin) throw new ForbiddenError()
+  request.preferencesUserId = userId
+}
+
+/**
+ * Whose preferences a request may touch. Runs after authentication and before the body is
+ * read: the order 401, 400 (path), 403 is the contract.
+ */
+async function authorizePlugin (fastify: FastifyInstance): Promise<void> {
+  fastify.decorateRequest('preferencesUserId', 0)
+  fastify.decorateRequest('preferenceId', 0)
+  fastify.decorateRequest('preferenceKey', '')
+
+  fastify.addHook('onRequest', (request, _reply, done) => {
+    try {
+      // Set by the authenticate hook, which ran first or ended the request.
+      authorize(request, request.preferencesCaller as Caller)
+    } catch (error) {
+      done(error as Error)
+      return
+    }
+    // done() outside the try: it runs the rest of the request, whose errors are not ours.
+    done()
+  })
+}
+
+export default fp(authorizePlugin, {
+  name: 'preferences-authorize',
+  fastify: '5.x',
+  dependencies: ['preferences-authenticate']
+})

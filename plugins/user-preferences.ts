@@ -1,0 +1,49 @@
+import type { FastifyInstance } from 'fastify'
+import type { PreferencesPluginOptions } from '../options/plugin-options.js'
+import { resolveOptions } from '../options/resolve-options.js'
+import byKeyRoutes from '../routes/by-key.js'
+import collectionRoutes from '../routes/collection.js'
+import itemRoutes from '../routes/item.js'
+import mergePatchRoutes from '../routes/merge-patch.js'
+import { FORM_TYPE, JSON_TYPE, MERGE_PATCH_TYPE } from '../schemas/media-types.js'
+import authenticatePlugin from './authenticate.js'
+import authorizePlugin from './authorize.js'
+import bodyParsersPlugin from './body-parsers.js'
+import { serializerCompiler, validatorCompiler } from './compilers.js'
+import databasePlugin from './database.js'
+import errorHandlerPlugin from './error-handler.js'
+import rateLimitPlugin from './rate-limit.js'
+
+/**
+ * The preferences resource: the composition root. Deliberately not wrapped in fastify-plugin:
+ * it stays encapsulated, so the host's `prefix` applies and nothing it sets up (parsers,
+ * hooks, error handler, validators, its @fastify/jwt) leaks into the host application.
+ */
+async function userPreferences (fastify: FastifyInstance, options: PreferencesPluginOptions): Promise<void> {
+  const resolved = resolveOptions(options)
+
+  fastify.setValidatorCompiler(validatorCompiler)
+  fastify.setSerializerCompiler(serializerCompiler)
+  await fastify.register(errorHandlerPlugin)
+  await fastify.register(databasePlugin, resolved)
+  // onRequest, in this order: 401, then 400 for the path and 403, then the rate limit.
+  await fastify.register(authenticatePlugin, resolved.auth)
+  await fastify.register(authorizePlugin)
+  if (resolved.rateLimit !== false) await fastify.register(rateLimitPlugin, resolved.rateLimit)
+
+  await fastify.register(async (routes) => {
+    await routes.register(bodyParsersPlugin, { bodyLimit: resolved.bodyLimit, mediaTypes: [JSON_TYPE, FORM_TYPE] })
+    await routes.register(collectionRoutes, resolved)
+    await routes.register(itemRoutes, resolved)
+    await routes.register(byKeyRoutes, resolved)
+  })
+  // The bulk change reads its own media type and no other.
+  await fastify.register(async (routes) => {
+    await routes.register(bodyParsersPlugin, { bodyLimit: resolved.bodyLimit, mediaTypes: [MERGE_PATCH_TYPE] })
+    await routes.register(mergePatchRoutes, resolved)
+  })
+}
+
+Object.defineProperty(userPreferences, Symbol.for('fastify.display-name'), { value: 'fastify-user-preferences' })
+
+export default userPreferences

@@ -1,0 +1,40 @@
+import createError from '@fastify/error'
+import { ERROR_CATALOGUE, type PreferencesErrorCode } from './error-catalogue.js'
+
+// The API's errors as classes (thrown, then shaped by the plugin's error handler), each made
+// from its catalogue entry. `Args` are the values of the message's %s/%d placeholders.
+
+function declare<C extends PreferencesErrorCode, Args extends unknown[] = []> (code: C) {
+  const { status, message } = ERROR_CATALOGUE[code]
+  return createError<C, typeof status, Args>(code, message, status)
+}
+
+export const AuthRequiredError = declare('PREFERENCE_AUTH_REQUIRED')
+/** Argument: why the token was rejected. */
+export const AuthInvalidError = declare<'PREFERENCE_AUTH_INVALID', [string]>('PREFERENCE_AUTH_INVALID')
+export const ForbiddenError = declare('PREFERENCE_FORBIDDEN')
+export const InvalidPathParameterError = declare<'PREFERENCE_INVALID_PATH_PARAMETER', [string]>('PREFERENCE_INVALID_PATH_PARAMETER')
+export const ValidationError = declare<'PREFERENCE_VALIDATION_FAILED', [string]>('PREFERENCE_VALIDATION_FAILED')
+export const MalformedBodyError = declare<'PREFERENCE_MALFORMED_BODY', [string]>('PREFERENCE_MALFORMED_BODY')
+export const EmptyPatchError = declare('PREFERENCE_EMPTY_PATCH')
+export const NotFoundError = declare('PREFERENCE_NOT_FOUND')
+/** Argument: the key. */
+export const KeyExistsError = declare<'PREFERENCE_KEY_EXISTS', [string]>('PREFERENCE_KEY_EXISTS')
+/** Arguments: the limit, then the rest of the sentence (which key does not fit, or why). */
+export const LimitReachedError = declare<'PREFERENCE_LIMIT_REACHED', [number, string]>('PREFERENCE_LIMIT_REACHED')
+/** Argument: what did not match (If-Match, If-None-Match). */
+export const PreconditionFailedError = declare<'PREFERENCE_PRECONDITION_FAILED', [string]>('PREFERENCE_PRECONDITION_FAILED')
+/** Arguments: "The value" or "The value of \"key\"", its size, the limit. */
+export const ValueTooLargeError = declare<'PREFERENCE_VALUE_TOO_LARGE', [string, number, number]>('PREFERENCE_VALUE_TOO_LARGE')
+/** Argument: the limit. */
+export const BodyTooLargeError = declare<'PREFERENCE_BODY_TOO_LARGE', [number]>('PREFERENCE_BODY_TOO_LARGE')
+/** Arguments: the Content-Type received, then what the route accepts. */
+export const UnsupportedMediaTypeError = declare<'PREFERENCE_UNSUPPORTED_MEDIA_TYPE', [string, string]>('PREFERENCE_UNSUPPORTED_MEDIA_TYPE')
+/** Argument: when to retry, in words. */
+export const RateLimitedError = declare<'PREFERENCE_RATE_LIMITED', [string]>('PREFERENCE_RATE_LIMITED')
+export const InternalError = declare('PREFERENCE_INTERNAL_ERROR')
+export const DatabaseUnavailableError = declare('PREFERENCE_DATABASE_UNAVAILABLE')
+
+/** Thrown at registration when the plugin's options are wrong; never reaches a client. */
+export const InvalidOptionError = createError<'PREFERENCE_INVALID_OPTION', 500, [string]>(
+  'PREFERENCE_INVALID_OPTION', 'Invalid preferences plugin option: %s', 500)

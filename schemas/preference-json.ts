@@ -1,0 +1,38 @@
+import { jsonTextOf } from '../lib/json-text.js'
+import { type Preference, type PreferenceList, SERIALIZE, type SerializeAs } from './preference.js'
+
+// Responses that carry preferences are written by hand, field for field as their TypeBox
+// schemas (PreferenceSchema, PreferenceListSchema) declare them, so that each value goes out
+// as the JSON text it was stored as.
+
+const quote = JSON.stringify
+
+function preferenceJson (p: Preference): string {
+  return `{"id":${p.id},"user_id":${p.user_id},"key":${quote(p.key)},"value":${jsonTextOf(p.value)},` +
+    `"created_at":${quote(p.created_at)},"last_updated_at":${quote(p.last_updated_at)}}`
+}
+
+// A list page's JSON is built once: first for its ETag, then taken from here for the body.
+const listJson = new WeakMap<PreferenceList, string>()
+
+export function preferenceListJson (list: PreferenceList): string {
+  let json = listJson.get(list)
+  if (json === undefined) {
+    let results = ''
+    for (const p of list.results) results += (results === '' ? '' : ',') + preferenceJson(p)
+    json = `{"count":${list.count},"next":${quote(list.next)},"previous":${quote(list.previous)},"results":[${results}]}`
+    listJson.set(list, json)
+  }
+  return json
+}
+
+const BY_HAND: Record<SerializeAs, (data: never) => string> = {
+  preference: preferenceJson,
+  'preference-list': preferenceListJson
+}
+
+/** The hand-written serializer of a response schema marked with SERIALIZE, else undefined. */
+export function handWrittenSerializer (schema: unknown): ((data: unknown) => string) | undefined {
+  const as = (schema as { [SERIALIZE]?: SerializeAs } | null)?.[SERIALIZE]
+  return as === undefined ? undefined : BY_HAND[as] as (data: unknown) => string
+}

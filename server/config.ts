@@ -1,0 +1,48 @@
+import createError from '@fastify/error'
+
+/** Thrown at start-up when an environment variable is wrong; printed, then the process exits. */
+export const InvalidConfigError = createError<'PREFERENCE_INVALID_CONFIG', 500, [string]>(
+  'PREFERENCE_INVALID_CONFIG', 'Invalid configuration: %s', 500)
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+export type LogLevel = typeof LOG_LEVELS[number]
+
+/** The standalone server's settings, read from the environment. */
+export interface ServerConfig {
+  host: string
+  port: number
+  /** DATABASE_URL as given; empty means the default SQLite file. */
+  databaseUrl: string
+  /** JWT_SECRET; undefined means "make one for this run". */
+  jwtSecret?: string
+  logLevel: LogLevel
+  /** RATE_LIMIT_PER_MINUTE: requests per caller per minute; undefined means no limit. */
+  rateLimitPerMinute?: number
+}
+
+export function loadConfig (env: NodeJS.ProcessEnv = process.env): ServerConfig {
+  const port = env.PORT === undefined || env.PORT === '' ? 3000 : Number(env.PORT)
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new InvalidConfigError(`PORT must be an integer from 0 to 65535, got "${env.PORT}"`)
+  }
+  const logLevel = (env.LOG_LEVEL === undefined || env.LOG_LEVEL === '' ? 'info' : env.LOG_LEVEL) as LogLevel
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new InvalidConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${env.LOG_LEVEL}"`)
+  }
+  const jwtSecret = env.JWT_SECRET === '' ? undefined : env.JWT_SECRET
+  let rateLimitPerMinute: number | undefined
+  if (env.RATE_LIMIT_PER_MINUTE !== undefined && env.RATE_LIMIT_PER_MINUTE !== '') {
+    rateLimitPerMinute = Number(env.RATE_LIMIT_PER_MINUTE)
+    if (!/^[1-9][0-9]*$/.test(env.RATE_LIMIT_PER_MINUTE) || !Number.isSafeInteger(rateLimitPerMinute)) {
+      throw new InvalidConfigError(`RATE_LIMIT_PER_MINUTE must be a positive integer (unset for no limit), got "${env.RATE_LIMIT_PER_MINUTE}"`)
+    }
+  }
+  return {
+    host: env.HOST === undefined || env.HOST === '' ? '127.0.0.1' : env.HOST,
+    port,
+    databaseUrl: env.DATABASE_URL ?? '',
+    jwtSecret,
+    logLevel,
+    ...(rateLimitPerMinute !== undefined && { rateLimitPerMinute })
+  }
+}

@@ -1,0 +1,80 @@
+import { randomBytes } from 'node:crypto'
+import { API_PREFIX, buildApp } from './app.js'
+import { loadConfig } from './config.js'
+import { signTokenWith } from './tokens.js'
+
+async function main (): Promise<void> {
+  let config
+  try {
+    config = loadConfig()
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n`)
+    process.exit(1)
+  }
+
+  const generated = config.jwtSecret === undefined
+  const jwtSecret = config.jwtSecret ?? randomBytes(32).toString('base64url')
+  let app: Awaited<ReturnType<typeof buildApp>>
+  try {
+    app = await buildApp({
+      jwtSecret,
+      databaseUrl: config.databaseUrl,
+      logger: { level: config.logLevel },
+      ...(config.rateLimitPerMinute !== undefined && {
+        plugin: { rateLimit: { max: config.rateLimitPerMinute, timeWindow: 60_000 } }
+      })
+    })
+  } catch (error) {
+    // Configuration mistakes (a bad DATABASE_URL, an unreachable database) end here.
+    process.stderr.write(`Cannot start: ${(error as Error).message} (check DATABASE_URL)\n`)
+    process.exit(1)
+  }
+
+  let closing = false
+  const shutdown = (signal: string) => {
+    if (closing) {
+      app.log.warn({ signal }, 'second signal: exiting now')
+      process.exit(1)
+    }
+    closing = true
+    app.log.info({ signal }, 'shutting down: finishing in-flight requests')
+    setTimeout(() => {
+      app.log.error('shutdown took more than 10 s: exiting')
+      process.exit(1)
+    }, 10_000).unref()
+    app.close().then(() => process.exit(0), (error: unknown) => {
+      app.log.error({ err: error }, 'error while shutting down')
+      process.exit(1)
+    })
+  }
+  process.on('SIGINT', shutdown)
+  process.on('SIGTERM', shutdown)
+
+  let address: string
+  try {
+    address = await app.listen({ host: config.host, port: config.port })
+  } catch (error) {
+    process.stderr.write(`Cannot listen on ${config.host}:${config.port}: ${(error as Error).message} (check HOST and PORT)\n`)
+    await app.close()
+    process.exit(1)
+  }
+
+  if (generated) {
+    app.log.warn('JWT_SECRET is not set: using a random secret for this run only; tokens will not survive a restart')
+    const token = signTokenWith(app.jwt, { sub: 1 })
+    const base = `${address}${API_PREFIX}`
+    process.stdout.write([
+      '',
+      'A token for user 1, valid for this run (24 h):',
+      `  ${token}`,
+      '',
+      'Try it:',
+      `  curl -i -X POST ${base}/user/me/preference/ -H 'Authorization: Bearer ${token}' -H 'Content-Type: application/json' -d '{"key":"theme","value":{"mode":"dark"}}'`,
+      '',
+      `API docs: ${address}/documentation`,
+      ''
+    ].join('\n') + '\n')
+  }
+}
+
+await main()
