@@ -15,7 +15,7 @@ export { HOST_JWT } from './options/plugin-options.js'
 // declarations in the package's types.
 export { defaultMapCaller } from './plugins/authenticate.js'
 export type { PathParameters } from './plugins/authorize.js'
-export type { DatabasePluginOptions } from './plugins/database.js'
+export type { StorePluginOptions } from './plugins/store.js'
 
 // The database, for a host that opens it or migrates it itself.
 export { openDatabase, parseDatabaseUrl, type ConnectOptions, type OpenedDatabase } from './db/connect.js'
@@ -32,6 +32,6 @@ export {
 export { ErrorSchema, type ErrorBody } from './schemas/error-body.js'
 export { ERROR_CATALOGUE, ERROR_CODES, type PreferencesErrorCode } from './schemas/error-catalogue.js'
 export {
-  bearerSecurityScheme, PREFERENCES_SECURITY_SCHEME, PREFERENCES_TAG, preferencesOpenapi, preferencesSecuritySchemes,
+  bearerSecurityScheme, PREFERENCE_DEFAULTS_TAG, PREFERENCES_SECURITY_SCHEME, PREFERENCES_TAG, preferencesOpenapi, preferencesSecuritySchemes,
   preferencesTags, type BearerSecurityScheme
 } from './schemas/openapi.js'

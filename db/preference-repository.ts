@@ -43,7 +43,7 @@ export type Precondition = (current: Preference | undefined) => void
 /** Which of a user's preferences: by id or by key. */
 export type PreferenceTarget = { id: number } | { key: string }
 
-const toIso = (value: string | Date): string => typeof value === 'string' ? value : value.toISOString()
+export const toIso = (value: string | Date): string => typeof value === 'string' ? value : value.toISOString()
 
 export function toPreference (row: UserPreferenceRow): Preference {
   return {

@@ -15,10 +15,24 @@ export interface UserPreferenceTable {
   last_updated_at: Timestamp
 }
 
+/** A scope's default for one key. */
+export interface PreferenceDefaultTable {
+  /** `site`, or a group name. */
+  scope: string
+  key: string
+  /** The value's compact JSON text. */
+  value: string
+  /** 1 when every user under the scope gets this value, whatever they stored; else 0. */
+  locked: number
+  last_updated_at: Timestamp
+}
+
 export interface Database {
   user_preference: UserPreferenceTable
+  preference_default: PreferenceDefaultTable
 }
 
 export type UserPreferenceRow = Selectable<UserPreferenceTable>
+export type PreferenceDefaultRow = Selectable<PreferenceDefaultTable>
 
 export type Dialect = 'sqlite' | 'postgres'

@@ -1,8 +1,7 @@
 // The plugin's options, as a host writes them. resolve-options.ts checks them at registration.
 import type { FastifyRequest } from 'fastify'
-import type { Kysely } from 'kysely'
-import type { ConnectOptions } from '../db/connect.js'
-import type { Database } from '../db/types.js'
+import type { PreferenceStore } from '../store/preference-store.js'
+import type { StoreOptions } from '../store/store-options.js'
 
 export const SYMMETRIC_ALGORITHMS = ['HS256', 'HS384', 'HS512'] as const
 export const ASYMMETRIC_ALGORITHMS = [
@@ -59,22 +58,18 @@ export interface PreferencesAuthOptions {
   mapCaller?: CallerMapper
 }
 
-export interface PreferencesPluginOptions {
+/** May `caller` write the defaults of `scope`? Admins always may; this lets others too. */
+export type CanManageScope = (caller: Caller, scope: string, request: FastifyRequest) => boolean | Promise<boolean>
+
+export interface PreferencesPluginOptions extends StoreOptions {
   auth: PreferencesAuthOptions
   /**
-   * A DATABASE_URL-style string (SQLite path, `sqlite:<path>`, `:memory:`, `postgres://...`),
-   * or a Kysely instance the host owns (then the host also closes it). Default: the SQLite
-   * file data/preferences.sqlite.
+   * A store made with createPreferenceStore(): the plugin then uses its database, registry,
+   * groupsOf and limits (so none of those may be given here), and leaves closing it to the host.
    */
-  database?: string | Kysely<Database>
-  /** Pool size, statement timeout, busy timeout, for a database given as a string. */
-  databaseOptions?: ConnectOptions
-  /** Run pending migrations at registration (default true). */
-  migrate?: boolean
-  /** Largest value, as bytes of compact JSON (default 65536). */
-  maxValueBytes?: number
-  /** Most preferences one user may hold (default 1000). */
-  maxPreferencesPerUser?: number
+  store?: PreferenceStore
+  /** Who besides admins may write a scope's defaults (default: nobody). */
+  canManageScope?: CanManageScope
   /** Largest `limit` a list request may ask for (default 1000). */
   maxPageSize?: number
   /** Largest request body in bytes (default: enough for a maximal value in any encoding). */

@@ -1,9 +1,9 @@
-import { Kysely } from 'kysely'
-import type { ConnectOptions } from '../db/connect.js'
-import type { Database } from '../db/types.js'
 import { InvalidOptionError } from '../schemas/errors.js'
+import { PreferenceCore } from '../store/preference-core.js'
+import { STORE_CORE } from '../store/preference-store.js'
+import { positiveInteger, resolveStoreOptions, type ResolvedStoreOptions, type StoreOptions } from '../store/store-options.js'
 import {
-  ASYMMETRIC_ALGORITHMS, type CallerMapper, HOST_JWT, type HostVerifier, type JwtAlgorithm, type PreferencesAuthOptions,
+  ASYMMETRIC_ALGORITHMS, type CallerMapper, type CanManageScope, HOST_JWT, type HostVerifier, type JwtAlgorithm, type PreferencesAuthOptions,
   type PreferencesPluginOptions, type RateLimitOptions, SYMMETRIC_ALGORITHMS
 } from './plugin-options.js'
 
@@ -30,22 +30,14 @@ export type ResolvedAuthOptions = ResolvedTokenAuthOptions | ResolvedHostAuthOpt
 
 export interface ResolvedOptions {
   auth: ResolvedAuthOptions
-  database: string | Kysely<Database>
-  databaseOptions: ConnectOptions
-  migrate: boolean
+  /** The store's options, or the store the host gave (then the host closes it). */
+  store: ResolvedStoreOptions | PreferenceCore
+  canManageScope: CanManageScope | undefined
   maxValueBytes: number
   maxPreferencesPerUser: number
   maxPageSize: number
   bodyLimit: number
   rateLimit: Required<RateLimitOptions> | false
-}
-
-function positiveInteger (name: string, value: unknown, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
-    throw new InvalidOptionError(`${name} must be an integer from 1 to ${max}, got ${JSON.stringify(value)}`)
-  }
-  return value
 }
 
 function stringList (name: string, value: unknown): string[] | undefined {
@@ -125,25 +117,35 @@ function resolveRateLimit (value: unknown): Required<RateLimitOptions> | false {
   }
 }
 
+// What a given store carries: setting them beside it would be ignored, so it is refused.
+const STORE_CARRIES = ['database', 'databaseOptions', 'migrate', 'keys', 'unknownKeys', 'groupsOf', 'maxValueBytes', 'maxPreferencesPerUser'] as const
+
+function resolveStore (options: PreferencesPluginOptions): ResolvedStoreOptions | PreferenceCore {
+  if (options.store === undefined) return resolveStoreOptions(options as StoreOptions)
+  const core = (options.store as { [STORE_CORE]?: PreferenceCore } | null)?.[STORE_CORE]
+  if (core === undefined) throw new InvalidOptionError('store must be made by createPreferenceStore()')
+  const carried = STORE_CARRIES.filter((name) => options[name] !== undefined)
+  if (carried.length > 0) {
+    throw new InvalidOptionError(`store carries its own ${carried.join(', ')}: set ${carried.length > 1 ? 'them' : 'it'} on createPreferenceStore() instead`)
+  }
+  return core
+}
+
 export function resolveOptions (options: PreferencesPluginOptions): ResolvedOptions {
   if (options === null || typeof options !== 'object') {
     throw new InvalidOptionError('options must be an object')
   }
-  const database = options.database ?? ''
-  if (typeof database !== 'string' && !(database instanceof Kysely)) {
-    throw new InvalidOptionError('database must be a connection string or a Kysely instance')
+  if (options.canManageScope !== undefined && typeof options.canManageScope !== 'function') {
+    throw new InvalidOptionError('canManageScope must be a function (caller, scope, request) => boolean (sync or async)')
   }
-  if (options.migrate !== undefined && typeof options.migrate !== 'boolean') {
-    throw new InvalidOptionError('migrate must be a boolean')
-  }
-  const maxValueBytes = positiveInteger('maxValueBytes', options.maxValueBytes, 65_536, 16 * 1024 * 1024)
+  const store = resolveStore(options)
+  const { maxValueBytes, maxPreferencesPerUser } = store instanceof PreferenceCore ? store.options : store
   return {
     auth: resolveAuth(options.auth),
-    database,
-    databaseOptions: options.databaseOptions ?? {},
-    migrate: options.migrate ?? true,
+    store,
+    canManageScope: options.canManageScope,
     maxValueBytes,
-    maxPreferencesPerUser: positiveInteger('maxPreferencesPerUser', options.maxPreferencesPerUser, 1000),
+    maxPreferencesPerUser,
     maxPageSize: positiveInteger('maxPageSize', options.maxPageSize, 1000, 100_000),
     // JSON escapes (\u0000) can take six bytes per byte of value, percent-encoding three.
     bodyLimit: positiveInteger('bodyLimit', options.bodyLimit, Math.max(1024 * 1024, maxValueBytes * 6 + 16_384)),

@@ -1,9 +1,12 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { parsePositiveId } from '../lib/positive-id.js'
-import type { Caller } from '../options/plugin-options.js'
+import type { Caller, CanManageScope } from '../options/plugin-options.js'
 import { ForbiddenError, InvalidPathParameterError } from '../schemas/errors.js'
 import { keyProblem } from '../schemas/preference.js'
+import { isScopeName } from '../schemas/scope-default.js'
+import { scopesOf } from '../store/preference-core.js'
+import type { GroupsOf } from '../store/store-options.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -13,7 +16,14 @@ declare module 'fastify' {
     preferenceId: number
     /** The `{key}` of the path (percent-decoded), on the by-key routes. */
     preferenceKey: string
+    /** The `{scope}` of the path, on the scope defaults routes. */
+    preferenceScope: string
   }
+}
+
+export interface AuthorizeOptions {
+  groupsOf: GroupsOf
+  canManageScope: CanManageScope | undefined
 }
 
 /** The path parameters the routes read, as strings (`{user_id}` may be `me`). */
@@ -21,6 +31,7 @@ export interface PathParameters {
   user_id?: string
   id?: string
   key?: string
+  scope?: string
 }
 
 function pathId (name: 'user_id' | 'id', value: string | undefined, caller: Caller): number {
@@ -43,8 +54,7 @@ function pathKey (value: string): string {
 }
 
 /** Reads the path parameters (400 when malformed) and lets the caller act on {user_id} only if it is theirs, or they are an admin (403). */
-function authorize (request: FastifyRequest, caller: Caller): void {
-  const params = request.params as PathParameters
+function authorizeUser (request: FastifyRequest, params: PathParameters, caller: Caller): void {
   const userId = pathId('user_id', params.user_id, caller)
   if (params.id !== undefined) request.preferenceId = pathId('id', params.id, caller)
   if (params.key !== undefined) request.preferenceKey = pathKey(params.key)
@@ -52,25 +62,59 @@ function authorize (request: FastifyRequest, caller: Caller): void {
   request.preferencesUserId = userId
 }
 
+const forbidUnless = (allowed: boolean): void => {
+  if (!allowed) throw new ForbiddenError()
+}
+
+/**
+ * A scope's defaults: anyone may read `site`, a group's members (and admins) read the group's;
+ * admins write, and whoever canManageScope lets. May answer later (groupsOf and
+ * canManageScope may be async).
+ */
+function authorizeScope (
+  request: FastifyRequest, params: PathParameters, caller: Caller, options: AuthorizeOptions
+): Promise<void> | undefined {
+  const scope = String(params.scope)
+  if (!isScopeName(scope)) {
+    throw new InvalidPathParameterError(`{scope} must be "site" or a group name of 1 to 64 letters, digits and _ . : -, got ${JSON.stringify(scope.slice(0, 64))}`)
+  }
+  if (params.key !== undefined) request.preferenceKey = pathKey(params.key)
+  request.preferenceScope = scope
+  if (caller.isAdmin) return undefined
+  if (request.method === 'GET' || request.method === 'HEAD') {
+    if (scope === 'site') return undefined
+    return Promise.resolve(options.groupsOf(caller.id, request)).then((groups) => { forbidUnless(scopesOf(groups).includes(scope)) })
+  }
+  const { canManageScope } = options
+  if (canManageScope === undefined) throw new ForbiddenError()
+  return Promise.resolve(canManageScope(caller, scope, request)).then((allowed) => { forbidUnless(allowed === true) })
+}
+
 /**
  * Whose preferences a request may touch. Runs after authentication and before the body is
  * read: the order 401, 400 (path), 403 is the contract.
  */
-async function authorizePlugin (fastify: FastifyInstance): Promise<void> {
+async function authorizePlugin (fastify: FastifyInstance, options: AuthorizeOptions): Promise<void> {
   fastify.decorateRequest('preferencesUserId', 0)
   fastify.decorateRequest('preferenceId', 0)
   fastify.decorateRequest('preferenceKey', '')
+  fastify.decorateRequest('preferenceScope', '')
 
   fastify.addHook('onRequest', (request, _reply, done) => {
+    const params = request.params as PathParameters
+    // Set by the authenticate hook, which ran first or ended the request.
+    const caller = request.preferencesCaller as Caller
+    let later: Promise<void> | undefined
     try {
-      // Set by the authenticate hook, which ran first or ended the request.
-      authorize(request, request.preferencesCaller as Caller)
+      if (params.user_id !== undefined) authorizeUser(request, params, caller)
+      else if (params.scope !== undefined) later = authorizeScope(request, params, caller, options)
     } catch (error) {
       done(error as Error)
       return
     }
     // done() outside the try: it runs the rest of the request, whose errors are not ours.
-    done()
+    if (later === undefined) done()
+    else later.then(() => { done() }, (error: unknown) => { done(error instanceof Error ? error : new Error(String(error))) })
   })
 }
 

@@ -4,15 +4,17 @@ import { resolveOptions } from '../options/resolve-options.js'
 import byKeyRoutes from '../routes/by-key.js'
 import collectionRoutes from '../routes/collection.js'
 import itemRoutes from '../routes/item.js'
+import effectiveRoutes from '../routes/effective.js'
 import mergePatchRoutes from '../routes/merge-patch.js'
+import scopeDefaultRoutes from '../routes/scope-defaults.js'
 import { FORM_TYPE, JSON_TYPE, MERGE_PATCH_TYPE } from '../schemas/media-types.js'
 import authenticatePlugin from './authenticate.js'
 import authorizePlugin from './authorize.js'
 import bodyParsersPlugin from './body-parsers.js'
 import { serializerCompiler, validatorCompiler } from './compilers.js'
-import databasePlugin from './database.js'
 import errorHandlerPlugin from './error-handler.js'
 import rateLimitPlugin from './rate-limit.js'
+import storePlugin from './store.js'
 
 /**
  * The preferences resource: the composition root. Deliberately not wrapped in fastify-plugin:
@@ -25,17 +27,22 @@ async function userPreferences (fastify: FastifyInstance, options: PreferencesPl
   fastify.setValidatorCompiler(validatorCompiler)
   fastify.setSerializerCompiler(serializerCompiler)
   await fastify.register(errorHandlerPlugin)
-  await fastify.register(databasePlugin, resolved)
+  await fastify.register(storePlugin, resolved)
   // onRequest, in this order: 401, then 400 for the path and 403, then the rate limit.
   await fastify.register(authenticatePlugin, resolved.auth)
-  await fastify.register(authorizePlugin)
+  await fastify.register(authorizePlugin, {
+    groupsOf: fastify.preferencesStore.options.groupsOf,
+    canManageScope: resolved.canManageScope
+  })
   if (resolved.rateLimit !== false) await fastify.register(rateLimitPlugin, resolved.rateLimit)
 
   await fastify.register(async (routes) => {
     await routes.register(bodyParsersPlugin, { bodyLimit: resolved.bodyLimit, mediaTypes: [JSON_TYPE, FORM_TYPE] })
+    await routes.register(effectiveRoutes)
     await routes.register(collectionRoutes, resolved)
     await routes.register(itemRoutes, resolved)
     await routes.register(byKeyRoutes, resolved)
+    await routes.register(scopeDefaultRoutes)
   })
   // The bulk change reads its own media type and no other.
   await fastify.register(async (routes) => {

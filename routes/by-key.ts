@@ -1,8 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type {} from '@fastify/swagger'
 import { Type } from '@sinclair/typebox'
-import { upsertPreferenceByKey } from '../db/by-key-repository.js'
-import { deletePreference, findPreferenceByKey } from '../db/preference-repository.js'
 import { bodyValueText } from '../lib/json-body.js'
 import { NotFoundError } from '../schemas/errors.js'
 import { PreferenceKeyParamsSchema, UpsertPreferenceBodySchema } from '../schemas/preference.js'
@@ -12,14 +10,14 @@ import {
   preferenceResponse, readPreferenceResponses
 } from '../schemas/responses.js'
 import { preferenceEtag, replyWithPreference, writePrecondition } from './conditional.js'
-import { encodeValue, forBothSlashes, itemLocation, type PreferenceRouteOptions, sendNoContent } from './shared.js'
+import { forBothSlashes, itemLocation, type PreferenceRouteOptions, sendNoContent, writeContext } from './shared.js'
 
 /**
  * GET, PUT (upsert) and DELETE of a preference addressed by its key, percent-encoded as one
  * path segment. The onRequest hook has checked {user_id}, {key} and the caller.
  */
-const byKeyRoutes: FastifyPluginAsyncTypebox<PreferenceRouteOptions> = async (fastify, options) => {
-  const db = fastify.preferencesDb
+const byKeyRoutes: FastifyPluginAsyncTypebox<PreferenceRouteOptions> = async (fastify) => {
+  const store = fastify.preferencesStore
   forBothSlashes((slash, doc) => {
     const path = `/user/:user_id/preference/by-key/:key${slash}`
 
@@ -33,7 +31,7 @@ const byKeyRoutes: FastifyPluginAsyncTypebox<PreferenceRouteOptions> = async (fa
         response: readPreferenceResponses
       }
     }, async (request, reply) =>
-      replyWithPreference(request, reply, await findPreferenceByKey(db, request.preferencesUserId, request.preferenceKey)))
+      replyWithPreference(request, reply, await store.get(request.preferencesUserId, request.preferenceKey)))
 
     fastify.put(path, {
       schema: {
@@ -56,9 +54,8 @@ const byKeyRoutes: FastifyPluginAsyncTypebox<PreferenceRouteOptions> = async (fa
       }
     }, async (request, reply) => {
       const userId = request.preferencesUserId
-      const valueJson = encodeValue(request.body.value, options.maxValueBytes, 'The value', bodyValueText(request.body))
-      const { preference, created } = await upsertPreferenceByKey(db, userId, request.preferenceKey, valueJson,
-        options.maxPreferencesPerUser, writePrecondition(request))
+      const { preference, created } = await store.upsert(userId, request.preferenceKey, request.body.value,
+        writeContext(request, store), { text: bodyValueText(request.body), precondition: writePrecondition(request) })
       reply.header('etag', preferenceEtag(preference))
       if (created) reply.code(201).header('location', itemLocation(fastify.prefix, userId, preference.id))
       return reply.send(preference)
@@ -81,8 +78,8 @@ const byKeyRoutes: FastifyPluginAsyncTypebox<PreferenceRouteOptions> = async (fa
         }
       }
     }, async (request, reply) => {
-      const deleted = await deletePreference(db, request.preferencesUserId, { key: request.preferenceKey },
-        writePrecondition(request))
+      const deleted = await store.remove(request.preferencesUserId, { key: request.preferenceKey },
+        writeContext(request, store), writePrecondition(request))
       if (!deleted) throw new NotFoundError()
       return sendNoContent(reply)
     })

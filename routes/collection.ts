@@ -1,7 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type {} from '@fastify/swagger'
 import type { FastifyRequest } from 'fastify'
-import { createPreference, listPreferences } from '../db/preference-repository.js'
 import { bodyValueText } from '../lib/json-body.js'
 import {
   CreatePreferenceBodySchema, DEFAULT_PAGE_SIZE, listQuerySchema, PreferenceListSchema, UserParamsSchema
@@ -11,7 +10,7 @@ import {
   authErrorResponses, bodyErrorResponses, conflictResponse, createdResponse, notModifiedResponse, withEtag
 } from '../schemas/responses.js'
 import { listEtag, notModified, preferenceEtag, sendNotModified } from './conditional.js'
-import { encodeValue, forBothSlashes, itemLocation, type PreferenceRouteOptions } from './shared.js'
+import { forBothSlashes, itemLocation, type PreferenceRouteOptions, writeContext } from './shared.js'
 
 /** Absolute URL of this list request with `offset` moved; other parameters kept. */
 function pageUrl (request: FastifyRequest, offset: number): string {
@@ -23,7 +22,7 @@ function pageUrl (request: FastifyRequest, offset: number): string {
 
 /** POST (create) and GET (list) on /user/{user_id}/preference/. */
 const collectionRoutes: FastifyPluginAsyncTypebox<PreferenceRouteOptions> = async (fastify, options) => {
-  const db = fastify.preferencesDb
+  const store = fastify.preferencesStore
   const ListQuerySchema = listQuerySchema(options.maxPageSize)
 
   forBothSlashes((slash, doc) => {
@@ -46,8 +45,7 @@ const collectionRoutes: FastifyPluginAsyncTypebox<PreferenceRouteOptions> = asyn
     }, async (request, reply) => {
       const userId = request.preferencesUserId
       const { key, value } = request.body
-      const valueJson = encodeValue(value, options.maxValueBytes, 'The value', bodyValueText(request.body))
-      const preference = await createPreference(db, userId, { key, valueJson }, options.maxPreferencesPerUser)
+      const preference = await store.create(userId, key, value, writeContext(request, store), bodyValueText(request.body))
       return reply.code(201).header('location', itemLocation(fastify.prefix, userId, preference.id))
         .header('etag', preferenceEtag(preference)).send(preference)
     })
@@ -70,7 +68,7 @@ const collectionRoutes: FastifyPluginAsyncTypebox<PreferenceRouteOptions> = asyn
     }, async (request, reply) => {
       const { key, search, limit = Math.min(DEFAULT_PAGE_SIZE, options.maxPageSize), offset = 0 } = request.query
       const keys = [key, search].filter((k): k is string => k !== undefined)
-      const page = await listPreferences(db, request.preferencesUserId, { keys, limit, offset })
+      const page = await store.list(request.preferencesUserId, { keys, limit, offset })
       const body = {
         count: page.count,
         next: offset + limit < page.count ? pageUrl(request, offset + limit) : null,

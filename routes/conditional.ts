@@ -4,7 +4,8 @@ import { entityTagOf, ifMatchMatches, ifNoneMatchMatches, parseEntityTags } from
 import { jsonTextOf } from '../lib/json-text.js'
 import { NotFoundError, PreconditionFailedError } from '../schemas/errors.js'
 import type { Preference, PreferenceList } from '../schemas/preference.js'
-import { preferenceListJson } from '../schemas/preference-json.js'
+import { effectiveViewJson, preferenceListJson } from '../schemas/preference-json.js'
+import type { EffectiveView } from '../schemas/effective-view.js'
 
 const quote = JSON.stringify
 
@@ -24,6 +25,11 @@ export function preferenceEtag (preference: Preference): string {
  */
 export function listEtag (list: PreferenceList): string {
   return entityTagOf(preferenceListJson(list))
+}
+
+/** The strong ETag of an effective view: a hash of its JSON (kept for the serializer). */
+export function effectiveEtag (view: EffectiveView): string {
+  return entityTagOf(effectiveViewJson(view))
 }
 
 const header = (request: FastifyRequest, name: 'if-match' | 'if-none-match'): string | undefined => {

@@ -1,7 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type {} from '@fastify/swagger'
 import { Type } from '@sinclair/typebox'
-import { deletePreference, findPreference, updatePreference } from '../db/preference-repository.js'
 import { bodyValueText } from '../lib/json-body.js'
 import { EmptyPatchError, NotFoundError } from '../schemas/errors.js'
 import { PatchPreferenceBodySchema, PreferenceParamsSchema, ReplacePreferenceBodySchema } from '../schemas/preference.js'
@@ -11,12 +10,11 @@ import {
   preferenceResponse, readPreferenceResponses
 } from '../schemas/responses.js'
 import { preferenceEtag, replyWithPreference, writePrecondition } from './conditional.js'
-import { encodeValue, forBothSlashes, type PreferenceRouteOptions, sendNoContent } from './shared.js'
+import { forBothSlashes, type PreferenceRouteOptions, sendNoContent, writeContext } from './shared.js'
 
 /** GET, PATCH, PUT and DELETE of /user/{user_id}/preference/{id}/. */
-const itemRoutes: FastifyPluginAsyncTypebox<PreferenceRouteOptions> = async (fastify, options) => {
-  const db = fastify.preferencesDb
-  const encode = (value: unknown, body: object) => encodeValue(value, options.maxValueBytes, 'The value', bodyValueText(body))
+const itemRoutes: FastifyPluginAsyncTypebox<PreferenceRouteOptions> = async (fastify) => {
+  const store = fastify.preferencesStore
 
   forBothSlashes((slash, doc) => {
     const item = `/user/:user_id/preference/:id${slash}`
@@ -31,7 +29,7 @@ const itemRoutes: FastifyPluginAsyncTypebox<PreferenceRouteOptions> = async (fas
         response: readPreferenceResponses
       }
     }, async (request, reply) =>
-      replyWithPreference(request, reply, await findPreference(db, request.preferencesUserId, request.preferenceId)))
+      replyWithPreference(request, reply, await store.getById(request.preferencesUserId, request.preferenceId)))
 
     fastify.patch(item, {
       schema: {
@@ -53,10 +51,11 @@ const itemRoutes: FastifyPluginAsyncTypebox<PreferenceRouteOptions> = async (fas
       }
     }, async (request, reply) => {
       const { key, value } = request.body
-      if (key === undefined && !Object.hasOwn(request.body, 'value')) throw new EmptyPatchError()
-      const valueJson = Object.hasOwn(request.body, 'value') ? encode(value, request.body) : undefined
-      const preference = await updatePreference(db, request.preferencesUserId, request.preferenceId,
-        { key, valueJson }, writePrecondition(request))
+      const hasValue = Object.hasOwn(request.body, 'value')
+      if (key === undefined && !hasValue) throw new EmptyPatchError()
+      const preference = await store.update(request.preferencesUserId, request.preferenceId,
+        { ...(key !== undefined && { key }), ...(hasValue && { value }) }, writeContext(request, store),
+        { text: bodyValueText(request.body), precondition: writePrecondition(request) })
       if (preference === undefined) throw new NotFoundError()
       return reply.header('etag', preferenceEtag(preference)).send(preference)
     })
@@ -81,8 +80,8 @@ const itemRoutes: FastifyPluginAsyncTypebox<PreferenceRouteOptions> = async (fas
       }
     }, async (request, reply) => {
       const { key, value } = request.body
-      const preference = await updatePreference(db, request.preferencesUserId, request.preferenceId,
-        { key, valueJson: encode(value, request.body) }, writePrecondition(request))
+      const preference = await store.update(request.preferencesUserId, request.preferenceId, { key, value },
+        writeContext(request, store), { text: bodyValueText(request.body), precondition: writePrecondition(request) })
       if (preference === undefined) throw new NotFoundError()
       return reply.header('etag', preferenceEtag(preference)).send(preference)
     })
@@ -104,8 +103,8 @@ const itemRoutes: FastifyPluginAsyncTypebox<PreferenceRouteOptions> = async (fas
         }
       }
     }, async (request, reply) => {
-      const deleted = await deletePreference(db, request.preferencesUserId, { id: request.preferenceId },
-        writePrecondition(request))
+      const deleted = await store.remove(request.preferencesUserId, { id: request.preferenceId },
+        writeContext(request, store), writePrecondition(request))
       if (!deleted) throw new NotFoundError()
       return sendNoContent(reply)
     })

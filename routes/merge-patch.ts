@@ -1,17 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type {} from '@fastify/swagger'
-import { applyPreferencePatch, type PatchPlan } from '../db/merge-patch-repository.js'
-import { mergePatch } from '../lib/json-merge-patch.js'
-import { plainValue } from '../lib/json-text.js'
-import { MalformedBodyError, ValidationError } from '../schemas/errors.js'
-import {
-  keyProblem, mergePatchBodySchema, MergePatchResultSchema, type Preference, UserParamsSchema
-} from '../schemas/preference.js'
-import { authErrorResponses, conflictResponse, mergePatchBodyErrorResponses } from '../schemas/responses.js'
 import { MERGE_PATCH_TYPE } from '../schemas/media-types.js'
-import { encodeValue, forBothSlashes, type PreferenceRouteOptions } from './shared.js'
-
-const quoted = (key: string) => JSON.stringify(key.length > 64 ? `${key.slice(0, 64)}...` : key)
+import { mergePatchBodySchema, MergePatchResultSchema, UserParamsSchema } from '../schemas/preference.js'
+import { authErrorResponses, conflictResponse, mergePatchBodyErrorResponses } from '../schemas/responses.js'
+import { forBothSlashes, type PreferenceRouteOptions, writeContext } from './shared.js'
 
 /**
  * PATCH /user/{user_id}/preference/ with an RFC 7396 merge patch of the user's preferences.
@@ -19,30 +11,10 @@ const quoted = (key: string) => JSON.stringify(key.length > 64 ? `${key.slice(0,
  * parser (other types are a 415 here, and merge-patch+json is a 415 everywhere else).
  */
 const mergePatchRoutes: FastifyPluginAsyncTypebox<PreferenceRouteOptions> = async (fastify, options) => {
-  const db = fastify.preferencesDb
+  const store = fastify.preferencesStore
   // A patch may delete every preference and create as many: more entries than that can
   // only be deletions of keys that do not exist.
   const BodySchema = mergePatchBodySchema(2 * options.maxPreferencesPerUser)
-
-  /** The writes and deletions of `patch`, given the stored preferences it touches. */
-  function plan (patch: Record<string, unknown>, current: ReadonlyMap<string, Preference>): PatchPlan {
-    const result: PatchPlan = { writes: [], deletes: [] }
-    for (const key of Object.keys(patch)) {
-      const value = patch[key]
-      if (value === null) {
-        result.deletes.push(key)
-        continue
-      }
-      let merged: unknown
-      try {
-        merged = mergePatch(plainValue(current.get(key)?.value), value)
-      } catch {
-        throw new MalformedBodyError(`The value of ${quoted(key)} is nested too deeply`)
-      }
-      result.writes.push({ key, valueJson: encodeValue(merged, options.maxValueBytes, `The value of ${quoted(key)}`) })
-    }
-    return result
-  }
 
   forBothSlashes((slash, doc) => {
     fastify.patch(`/user/:user_id/preference${slash}`, {
@@ -65,16 +37,8 @@ const mergePatchRoutes: FastifyPluginAsyncTypebox<PreferenceRouteOptions> = asyn
           ...mergePatchBodyErrorResponses
         }
       }
-    }, async (request) => {
-      const patch = request.body as Record<string, unknown>
-      const keys = Object.keys(patch)
-      for (const key of keys) {
-        const problem = keyProblem(key)
-        if (problem !== undefined) throw new ValidationError(`The key ${quoted(key)} ${problem}`)
-      }
-      return applyPreferencePatch(db, request.preferencesUserId, keys, (current) => plan(patch, current),
-        options.maxPreferencesPerUser)
-    })
+    }, async (request) =>
+      store.mergePatch(request.preferencesUserId, request.body as Record<string, unknown>, writeContext(request, store)))
   })
 }
 

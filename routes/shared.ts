@@ -1,5 +1,5 @@
-import type { FastifyReply } from 'fastify'
-import { MalformedBodyError, ValueTooLargeError } from '../schemas/errors.js'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { PreferenceCore, WriteContext } from '../store/preference-core.js'
 import { PREFERENCES_SECURITY_SCHEME, PREFERENCES_TAG } from '../schemas/openapi.js'
 
 /** What every route's schema says for the OpenAPI document, and whether it is listed there. */
@@ -31,26 +31,14 @@ export const itemLocation = (prefix: string, userId: number, id: number): string
  */
 export const sendNoContent = (reply: FastifyReply): FastifyReply => reply.code(204).send()
 
-/**
- * The JSON text to store for a value: the client's own text when given (numbers keep their
- * digits), else JSON.stringify. A 413 when the compact JSON.stringify encoding is over
- * `maxValueBytes` bytes of UTF-8. `what` names the value in error messages.
- */
-export function encodeValue (value: unknown, maxValueBytes: number, what = 'The value', text?: string): string {
-  let json: string
-  try {
-    json = JSON.stringify(value)
-  } catch {
-    throw new MalformedBodyError(`${what} is nested too deeply`)
-  }
-  const bytes = Buffer.byteLength(json)
-  if (bytes > maxValueBytes) throw new ValueTooLargeError(what, bytes, maxValueBytes)
-  return text ?? json
+/** Who writes, for the store's rules: the caller, and the target user's groups as the host tells them. */
+export function writeContext (request: FastifyRequest, store: PreferenceCore): WriteContext {
+  const { groupsOf } = store.options
+  return { actor: request.preferencesCaller, groupsOf: async (userId) => groupsOf(userId, request) }
 }
 
 /** Limits the preference routes apply. */
 export interface PreferenceRouteOptions {
-  maxValueBytes: number
   maxPreferencesPerUser: number
   maxPageSize: number
 }

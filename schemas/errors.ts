@@ -16,6 +16,15 @@ export const ForbiddenError = declare('PREFERENCE_FORBIDDEN')
 export const InvalidPathParameterError = declare<'PREFERENCE_INVALID_PATH_PARAMETER', [string]>('PREFERENCE_INVALID_PATH_PARAMETER')
 export const ValidationError = declare<'PREFERENCE_VALIDATION_FAILED', [string]>('PREFERENCE_VALIDATION_FAILED')
 export const MalformedBodyError = declare<'PREFERENCE_MALFORMED_BODY', [string]>('PREFERENCE_MALFORMED_BODY')
+/** Argument: the key, quoted. */
+export const KeyUnknownError = declare<'PREFERENCE_KEY_UNKNOWN', [string]>('PREFERENCE_KEY_UNKNOWN')
+/** Arguments: the key, quoted, then where and why the value fails. */
+export const ValueInvalidError = declare<'PREFERENCE_VALUE_INVALID', [string, string]>('PREFERENCE_VALUE_INVALID')
+/** Argument: the key, quoted. */
+export const KeyReadOnlyError = declare<'PREFERENCE_KEY_READ_ONLY', [string]>('PREFERENCE_KEY_READ_ONLY')
+/** Arguments: the key, quoted, then the scope that locks it. */
+export const KeyLockedError = declare<'PREFERENCE_KEY_LOCKED', [string, string]>('PREFERENCE_KEY_LOCKED')
+export const DefaultNotFoundError = declare('PREFERENCE_DEFAULT_NOT_FOUND')
 export const EmptyPatchError = declare('PREFERENCE_EMPTY_PATCH')
 export const NotFoundError = declare('PREFERENCE_NOT_FOUND')
 /** Argument: the key. */

@@ -6,8 +6,11 @@
 /** The name under which the plugin's operations require their security scheme. */
 export const PREFERENCES_SECURITY_SCHEME = 'bearerAuth'
 
-/** The tag of every operation of the plugin. */
+/** The tag of the operations on a user's preferences. */
 export const PREFERENCES_TAG = 'preferences'
+
+/** The tag of the operations on scope defaults. */
+export const PREFERENCE_DEFAULTS_TAG = 'preference defaults'
 
 export interface BearerSecurityScheme {
   type: 'http'
@@ -32,7 +35,8 @@ export const preferencesSecuritySchemes: Record<typeof PREFERENCES_SECURITY_SCHE
 
 /** The plugin's tag, for a host document's `tags`. */
 export const preferencesTags: Array<{ name: string, description: string }> = [
-  { name: PREFERENCES_TAG, description: 'A user\'s preferences: a key/value store per user' }
+  { name: PREFERENCES_TAG, description: 'A user\'s preferences: a key/value store per user' },
+  { name: PREFERENCE_DEFAULTS_TAG, description: 'Defaults for everyone (`site`) or a group, optionally locked' }
 ]
 
 /**

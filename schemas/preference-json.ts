@@ -1,9 +1,11 @@
 import { jsonTextOf } from '../lib/json-text.js'
+import type { EffectiveView } from './effective-view.js'
 import { type Preference, type PreferenceList, SERIALIZE, type SerializeAs } from './preference.js'
+import type { ScopeDefault, ScopeDefaultList } from './scope-default.js'
 
-// Responses that carry preferences are written by hand, field for field as their TypeBox
-// schemas (PreferenceSchema, PreferenceListSchema) declare them, so that each value goes out
-// as the JSON text it was stored as.
+// Responses that carry stored values are written by hand, field for field as their TypeBox
+// schemas (marked with SERIALIZE) declare them, so that each value goes out as the JSON text
+// it was stored as.
 
 const quote = JSON.stringify
 
@@ -26,9 +28,38 @@ export function preferenceListJson (list: PreferenceList): string {
   return json
 }
 
+function scopeDefaultJson (d: ScopeDefault): string {
+  return `{"scope":${quote(d.scope)},"key":${quote(d.key)},"value":${jsonTextOf(d.value)},"locked":${d.locked},` +
+    `"last_updated_at":${quote(d.last_updated_at)}}`
+}
+
+function scopeDefaultListJson (list: ScopeDefaultList): string {
+  return `{"scope":${quote(list.scope)},"results":[${list.results.map(scopeDefaultJson).join(',')}]}`
+}
+
+// An effective view's JSON is built once: first for its ETag, then taken from here for the body.
+const viewJson = new WeakMap<EffectiveView, string>()
+
+export function effectiveViewJson (view: EffectiveView): string {
+  let json = viewJson.get(view)
+  if (json === undefined) {
+    let entries = ''
+    for (const [key, e] of Object.entries(view.preferences)) {
+      entries += `${entries === '' ? '' : ','}${quote(key)}:{"value":${jsonTextOf(e.value)},"source":${quote(e.source)},` +
+        `"locked":${e.locked}${e.user_value_invalid === true ? ',"user_value_invalid":true' : ''}}`
+    }
+    json = `{"preferences":{${entries}}}`
+    viewJson.set(view, json)
+  }
+  return json
+}
+
 const BY_HAND: Record<SerializeAs, (data: never) => string> = {
   preference: preferenceJson,
-  'preference-list': preferenceListJson
+  'preference-list': preferenceListJson,
+  'scope-default': scopeDefaultJson,
+  'scope-default-list': scopeDefaultListJson,
+  'effective-view': effectiveViewJson
 }
 
 /** The hand-written serializer of a response schema marked with SERIALIZE, else undefined. */

@@ -2,7 +2,7 @@ import { Type, type Static } from '@sinclair/typebox'
 
 /** Marks a response schema whose serialization is written by hand (preference-json.ts). */
 export const SERIALIZE = Symbol.for('fastify-user-preferences.serialize')
-export type SerializeAs = 'preference' | 'preference-list'
+export type SerializeAs = 'preference' | 'preference-list' | 'scope-default' | 'scope-default-list' | 'effective-view'
 
 /** Decimal digits without sign or leading zeros. */
 const ID_PATTERN = '^[1-9][0-9]*$'
@@ -52,15 +52,18 @@ export const PreferenceKeySchema = Type.String({
   examples: ['theme']
 })
 
+/** A key as a path segment. */
+export const KeyParamSchema = Type.String({
+  minLength: 1,
+  maxLength: MAX_KEY_LENGTH,
+  pattern: KEY_PATTERN,
+  description: 'The preference key, percent-encoded as a path segment (a space is %20, a slash %2F)',
+  examples: ['theme', 'editor/font size']
+})
+
 export const PreferenceKeyParamsSchema = Type.Object({
   user_id: UserIdParamSchema,
-  key: Type.String({
-    minLength: 1,
-    maxLength: MAX_KEY_LENGTH,
-    pattern: KEY_PATTERN,
-    description: 'The preference key, percent-encoded as a path segment (a space is %20, a slash %2F)',
-    examples: ['theme', 'editor/font size']
-  })
+  key: KeyParamSchema
 })
 
 export const PreferenceValueSchema = Type.Unknown({
@@ -68,7 +71,7 @@ export const PreferenceValueSchema = Type.Unknown({
   examples: [{ mode: 'dark' }]
 })
 
-const Timestamp = (description: string) => Type.String({
+export const Timestamp = (description: string) => Type.String({
   format: 'date-time',
   description,
   examples: ['2026-11-28T12:00:00.000Z']
@@ -152,7 +155,7 @@ export function listQuerySchema (maxPageSize: number) {
     }))
   })
 }
-const ListPreferencesQuerySchema = listQuerySchema(1000)
+export const ListPreferencesQuerySchema = listQuerySchema(1000)
 export type ListPreferencesQuery = Static<typeof ListPreferencesQuerySchema>
 
 export const PreferenceListSchema = Type.Object({

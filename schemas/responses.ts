@@ -10,9 +10,9 @@ const error = (description: string) => withDescription(ErrorSchema, description)
 
 /** Error responses every authenticated route can give. */
 export const authErrorResponses = {
-  400: error('Malformed path parameter, query string or body (PREFERENCE_INVALID_PATH_PARAMETER, PREFERENCE_VALIDATION_FAILED, PREFERENCE_MALFORMED_BODY, PREFERENCE_EMPTY_PATCH)'),
+  400: error('Malformed path parameter, query string or body (PREFERENCE_INVALID_PATH_PARAMETER, PREFERENCE_VALIDATION_FAILED, PREFERENCE_MALFORMED_BODY, PREFERENCE_EMPTY_PATCH), or a value the key registry refuses (PREFERENCE_VALUE_INVALID, PREFERENCE_KEY_UNKNOWN)'),
   401: error('No token, or a token that is not valid (PREFERENCE_AUTH_REQUIRED, PREFERENCE_AUTH_INVALID)'),
-  403: error('The caller is neither {user_id} nor an admin (PREFERENCE_FORBIDDEN)'),
+  403: error('The caller is neither {user_id} nor an admin (PREFERENCE_FORBIDDEN), or, not being an admin, writes a key only admins may write (PREFERENCE_KEY_READ_ONLY) or one a scope locks (PREFERENCE_KEY_LOCKED)'),
   429: error('Only with the rateLimit option: the caller used up its budget; Retry-After says when to retry (PREFERENCE_RATE_LIMITED)'),
   500: error('Unexpected failure; details are in the server log (PREFERENCE_INTERNAL_ERROR)'),
   503: error('The database is unreachable; retry (PREFERENCE_DATABASE_UNAVAILABLE)')
@@ -76,3 +76,12 @@ export const readPreferenceResponses = {
 
 /** 201 from a create: the Preference, its ETag and a Location header. */
 export const createdResponse = preferenceResponse('Created; `Location` names the new preference', true)
+
+/** Error responses of the scope defaults routes. */
+export const scopeErrorResponses = {
+  ...authErrorResponses,
+  400: error('A malformed {scope} or {key}, or a body or value that is refused (PREFERENCE_INVALID_PATH_PARAMETER, PREFERENCE_VALIDATION_FAILED, PREFERENCE_MALFORMED_BODY, PREFERENCE_VALUE_INVALID, PREFERENCE_KEY_UNKNOWN)'),
+  403: error('Reading a group\'s scope without being a member or an admin, writing without being an admin (or allowed by canManageScope) (PREFERENCE_FORBIDDEN), or writing a key only admins may write (PREFERENCE_KEY_READ_ONLY)')
+}
+
+export const defaultNotFoundResponse = { 404: error('No default for this key in this scope (PREFERENCE_DEFAULT_NOT_FOUND)') }

@@ -14,10 +14,11 @@ const LAYERS: Record<string, string[]> = {
   schemas: ['lib', 'schemas'],
   'db/direct': ['db/direct'],
   db: ['lib', 'schemas', 'db', 'db/direct'],
-  options: ['lib', 'schemas', 'db', 'options'],
-  routes: ['lib', 'schemas', 'db', 'options', 'routes'],
-  plugins: ['lib', 'schemas', 'db', 'options', 'routes', 'plugins'],
-  'index.ts': ['lib', 'schemas', 'db', 'options', 'routes', 'plugins'],
+  store: ['lib', 'schemas', 'db', 'store'],
+  options: ['lib', 'schemas', 'db', 'store', 'options'],
+  routes: ['lib', 'schemas', 'db', 'store', 'options', 'routes'],
+  plugins: ['lib', 'schemas', 'db', 'store', 'options', 'routes', 'plugins'],
+  'index.ts': ['lib', 'schemas', 'db', 'store', 'options', 'routes', 'plugins'],
   client: ['client']
 }
 
@@ -27,6 +28,7 @@ const FORBIDDEN_PACKAGES: Record<string, RegExp> = {
   schemas: /^(fastify|fastify-plugin|kysely|pg|better-sqlite3)$/,
   db: /^(fastify|fastify-plugin)$/,
   'db/direct': /^(fastify|fastify-plugin)$/,
+  store: /^(fastify|fastify-plugin)$/,
   // The client runs in browsers: nothing but its own modules.
   client: /./
 }
@@ -55,7 +57,7 @@ function layerOf (path: string): string {
   return path.split('/')[0]
 }
 
-const files = ['index.ts', ...['lib', 'schemas', 'db', 'options', 'routes', 'plugins', 'client'].flatMap(sourcesUnder)]
+const files = ['index.ts', ...['lib', 'schemas', 'db', 'store', 'options', 'routes', 'plugins', 'client'].flatMap(sourcesUnder)]
 
 t.test('each layer imports only from the layers below it', async (t) => {
   const problems: string[] = []

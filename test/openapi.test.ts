@@ -75,8 +75,9 @@ t.test('the standalone server\'s document: valid, complete, from the validating 
   await validateDocument(t, doc, 'the standalone document')
 
   t.same(Object.keys(doc.paths).sort(), [
+    '/api/v2/preference-defaults/{scope}/', '/api/v2/preference-defaults/{scope}/by-key/{key}/',
     '/api/v2/user/{user_id}/preference/', '/api/v2/user/{user_id}/preference/by-key/{key}/',
-    '/api/v2/user/{user_id}/preference/{id}/', '/health'
+    '/api/v2/user/{user_id}/preference/effective/', '/api/v2/user/{user_id}/preference/{id}/', '/health'
   ],
   'the canonical paths only (the slash-less twins are hidden)')
   t.same(Object.keys(doc.paths[COLLECTION]).sort(), ['get', 'patch', 'post'])

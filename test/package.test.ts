@@ -193,7 +193,7 @@ t.test('npm pack, installed in a new app outside the repository, served over HTT
   t.equal(fetched.status, 200)
   t.same(await fetched.json(), preference)
   const status = await fetch(`${address}/status`, { signal: AbortSignal.timeout(10_000) })
-  t.same(await status.json(), { up: true, tags: ['preferences'] }, 'the host\'s own route, beside the plugin')
+  t.same(await status.json(), { up: true, tags: ['preferences', 'preference defaults'] }, 'the host\'s own route, beside the plugin')
   t.equal((await fetch(`${address}/api/v2/user/3/preference/`, { signal: AbortSignal.timeout(10_000) })).status, 401)
 
   // The ./client entry point, from plain JavaScript.

@@ -1,0 +1,100 @@
+import { type Kysely, sql } from 'kysely'
+import { JsonText } from '../lib/json-text.js'
+import type { ScopeDefault } from '../schemas/scope-default.js'
+import { compiledQuery } from './direct/compiled-statements.js'
+import { isPostgres, toIso } from './preference-repository.js'
+import type { Database, PreferenceDefaultRow } from './types.js'
+
+type Db = Kysely<Database>
+
+export function toScopeDefault (row: PreferenceDefaultRow): ScopeDefault {
+  return {
+    scope: row.scope,
+    key: row.key,
+    value: new JsonText(row.value),
+    locked: Number(row.locked) === 1,
+    last_updated_at: toIso(row.last_updated_at)
+  }
+}
+
+export async function listScopeDefaults (db: Db, scope: string): Promise<ScopeDefault[]> {
+  const rows = await db.selectFrom('preference_default').selectAll().where('scope', '=', scope).orderBy('key').execute()
+  return rows.map(toScopeDefault)
+}
+
+export async function findScopeDefault (db: Db, scope: string, key: string): Promise<ScopeDefault | undefined> {
+  const row = await db.selectFrom('preference_default').selectAll()
+    .where('scope', '=', scope).where('key', '=', key).executeTakeFirst()
+  return row === undefined ? undefined : toScopeDefault(row)
+}
+
+/** Sets a scope's default for `key`; `created` when there was none. */
+export async function upsertScopeDefault (
+  db: Db, scope: string, key: string, valueJson: string, locked: boolean, now: Date = new Date()
+): Promise<{ scopeDefault: ScopeDefault, created: boolean }> {
+  const values = { value: valueJson, locked: locked ? 1 : 0, last_updated_at: now.toISOString() }
+  return db.transaction().execute(async (trx) => {
+    const updated = await trx.updateTable('preference_default').set(values)
+      .where('scope', '=', scope).where('key', '=', key).returningAll().executeTakeFirst()
+    if (updated !== undefined) return { scopeDefault: toScopeDefault(updated), created: false }
+    // Two first writes of one default at once: the second insert does nothing, and the
+    // update after it makes it the later write, as it would have been.
+    const inserted = await trx.insertInto('preference_default').values({ scope, key, ...values })
+      .onConflict((oc) => oc.columns(['scope', 'key']).doUpdateSet(values))
+      .returningAll().executeTakeFirstOrThrow()
+    return { scopeDefault: toScopeDefault(inserted), created: true }
+  })
+}
+
+export async function deleteScopeDefault (db: Db, scope: string, key: string): Promise<boolean> {
+  const result = await db.deleteFrom('preference_default').where('scope', '=', scope).where('key', '=', key).executeTakeFirst()
+  return Number(result.numDeletedRows) > 0
+}
+
+/** The locks among `scopes` on any of `keys`. */
+export async function findLocks (db: Db, scopes: readonly string[], keys: readonly string[]): Promise<Array<{ scope: string, key: string }>> {
+  if (keys.length === 0) return []
+  if (keys.length === 1) return lockQuery(db, { scopes: JSON.stringify(scopes), key: keys[0] })
+  return db.selectFrom('preference_default').select(['scope', 'key'])
+    .where('locked', '=', 1).where('scope', 'in', [...scopes]).where('key', 'in', [...keys]).execute()
+}
+
+/** `value IN` a JSON array parameter, on either backend: one statement text for any number of scopes. */
+const inJsonArray = (db: Kysely<Database>, column: 'scope', array: never) =>
+  isPostgres(db)
+    ? sql<boolean>`${sql.ref(column)} in (select jsonb_array_elements_text(cast(${array} as jsonb)))`
+    : sql<boolean>`${sql.ref(column)} in (select value from json_each(${array}))`
+
+// The lock check runs before every write by a non-admin: compiled once (db/direct/).
+const lockQuery = compiledQuery<'scopes' | 'key', { scope: string, key: string }>((db, p) =>
+  db.selectFrom('preference_default').select(['scope', 'key'])
+    .where('locked', '=', sql.lit(1)).where('key', '=', p('key')).where(inJsonArray(db, 'scope', p('scopes'))))
+
+/** What the effective view is made of: the user's own rows (scope null) and the scopes' defaults. */
+export interface LayerRow {
+  scope: string | null
+  key: string
+  value: string
+  locked: number
+}
+
+/**
+ * The user's preferences and the defaults of `scopes`, optionally only for `keys`: one
+ * statement, so the whole view is one round trip.
+ */
+export async function findLayers (
+  db: Db, userId: number, scopes: readonly string[], keys?: readonly string[]
+): Promise<LayerRow[]> {
+  let user = db.selectFrom('user_preference')
+    .select([sql<string | null>`null`.as('scope'), 'key', 'value', sql<number>`0`.as('locked')])
+    .where('user_id', '=', userId)
+  let defaults = db.selectFrom('preference_default')
+    .select(['scope', 'key', 'value', 'locked'])
+    .where('scope', 'in', [...scopes])
+  if (keys !== undefined) {
+    if (keys.length === 0) return []
+    user = user.where('key', 'in', [...keys])
+    defaults = defaults.where('key', 'in', [...keys])
+  }
+  return user.unionAll(defaults).execute()
+}

@@ -1,0 +1,59 @@
+import type { Static, TSchema } from '@sinclair/typebox'
+
+// The key registry's types: what a host declares for its keys, and the value type each key
+// then has. Types only (and an identity helper), so that the browser client can use them.
+
+/** Who may write a key: anyone who may write the user's preferences, or admins only. */
+export type KeyWritable = 'user' | 'admin'
+
+/** What a key (or a `prefix.*` pattern of keys) holds. */
+export interface KeyDefinition<S extends TSchema = TSchema> {
+  /** A TypeBox schema (or any JSON Schema the validator accepts) every stored value must match. */
+  schema: S
+  /** What a user sees before setting the key (exact keys only; must match `schema`). */
+  default?: Static<S>
+  description?: string
+  /** Default `user`. With `admin`, only admins may write or delete the key (403 PREFERENCE_KEY_READ_ONLY). */
+  writable?: KeyWritable
+}
+
+/** Keys or patterns (`tour.*`, or `*` for every key) to their definitions. */
+export type KeyRegistry = Record<string, KeyDefinition>
+
+/**
+ * The registry as written, with each `default` checked against its own schema at compile
+ * time: `defineKeys({ theme: { schema: Type.Union([...]), default: 'light' } })`.
+ */
+export function defineKeys<const R extends Record<string, { schema: TSchema }>> (
+  keys: R & { [P in keyof R]: KeyDefinition<R[P]['schema']> }
+): R {
+  return keys
+}
+
+type PatternPrefix<P> = P extends `${infer Prefix}*` ? Prefix : never
+
+/** The patterns of `R` that match key `K` (a pattern needs at least one more character). */
+type MatchingPatterns<R, K extends string> = {
+  [P in keyof R & string]: K extends `${PatternPrefix<P>}${infer Rest}` ? (Rest extends '' ? never : P) : never
+}[keyof R & string]
+
+/** Every key the registry names: exact keys, and template types for its patterns. */
+export type RegisteredKey<R> = {
+  [P in keyof R & string]: P extends `${infer Prefix}*` ? `${Prefix}${string}` : P
+}[keyof R & string]
+
+/**
+ * The value type of key `K` under registry `R`: its exact definition's, else those of the
+ * patterns it matches, else `unknown` (a free-form key holds any JSON).
+ */
+export type PreferenceValue<R, K extends string> =
+  string extends K
+    ? unknown
+    : K extends keyof R
+      ? R[K] extends { schema: infer S extends TSchema } ? Static<S> : unknown
+      : [MatchingPatterns<R, K>] extends [never]
+          ? unknown
+          : R[MatchingPatterns<R, K>] extends { schema: infer S extends TSchema } ? Static<S> : unknown
+
+/** A merge patch of a user's preferences: each key's value, or null to delete it. */
+export type PreferencePatch<R> = { [K in RegisteredKey<R>]?: PreferenceValue<R, K> | null } & Record<string, unknown>
