@@ -6,7 +6,7 @@ export { userPreferences }
 
 // The plugin's options, and who the caller is.
 export type {
-  Caller, CallerMapper, HostVerifier, JwtAlgorithm, PreferencesAuthOptions, PreferencesPluginOptions, RateLimitOptions,
+  Caller, CallerMapper, CanManageScope, HostVerifier, JwtAlgorithm, PreferencesAuthOptions, PreferencesPluginOptions, RateLimitOptions,
   TokenClaims
 } from './options/plugin-options.js'
 export { HOST_JWT } from './options/plugin-options.js'
@@ -17,10 +17,19 @@ export { defaultMapCaller } from './plugins/authenticate.js'
 export type { PathParameters } from './plugins/authorize.js'
 export type { StorePluginOptions } from './plugins/store.js'
 
+// The programmatic store, and the key registry it enforces.
+export { createPreferenceStore, type PreferenceStore, type StoreCallOptions } from './store/preference-store.js'
+export type { GroupsOf, StoreOptions } from './store/store-options.js'
+export type { Actor } from './store/preference-core.js'
+export {
+  defineKeys, type KeyDefinition, type KeyRegistry, type KeyWritable, type PreferencePatch, type PreferenceValue,
+  type RegisteredKey
+} from './schemas/key-registry.js'
+
 // The database, for a host that opens it or migrates it itself.
 export { openDatabase, parseDatabaseUrl, type ConnectOptions, type OpenedDatabase } from './db/connect.js'
 export { createMigrator, migrateToLatest } from './db/migrate.js'
-export type { Database, UserPreferenceTable } from './db/types.js'
+export type { Database, PreferenceDefaultTable, UserPreferenceTable } from './db/types.js'
 
 // Schemas a host reuses in its own routes or documents, and the types they stand for.
 export {
@@ -29,6 +38,13 @@ export {
   type CreatePreferenceBody, type MergePatchResult, type PatchPreferenceBody, type Preference, type PreferenceList,
   type UpsertPreferenceBody
 } from './schemas/preference.js'
+export {
+  EffectiveEntrySchema, EffectiveViewSchema, type EffectiveEntry, type EffectiveView
+} from './schemas/effective-view.js'
+export {
+  PutScopeDefaultBodySchema, ScopeDefaultListSchema, ScopeDefaultSchema, type PutScopeDefaultBody, type ScopeDefault,
+  type ScopeDefaultList
+} from './schemas/scope-default.js'
 export { ErrorSchema, type ErrorBody } from './schemas/error-body.js'
 export { ERROR_CATALOGUE, ERROR_CODES, type PreferencesErrorCode } from './schemas/error-catalogue.js'
 export {

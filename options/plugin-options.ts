@@ -1,6 +1,6 @@
 // The plugin's options, as a host writes them. resolve-options.ts checks them at registration.
 import type { FastifyRequest } from 'fastify'
-import type { PreferenceStore } from '../store/preference-store.js'
+import type { PreferenceStore, STORE_CORE } from '../store/preference-store.js'
 import type { StoreOptions } from '../store/store-options.js'
 
 export const SYMMETRIC_ALGORITHMS = ['HS256', 'HS384', 'HS512'] as const
@@ -67,7 +67,7 @@ export interface PreferencesPluginOptions extends StoreOptions {
    * A store made with createPreferenceStore(): the plugin then uses its database, registry,
    * groupsOf and limits (so none of those may be given here), and leaves closing it to the host.
    */
-  store?: PreferenceStore
+  store?: Pick<PreferenceStore, typeof STORE_CORE>
   /** Who besides admins may write a scope's defaults (default: nobody). */
   canManageScope?: CanManageScope
   /** Largest `limit` a list request may ask for (default 1000). */

@@ -12,6 +12,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The authenticated caller (set by the preferences plugin's onRequest hook). */
     preferencesCaller: Caller | null
+    /** The caller's verified token claims (or what the host's verify returned), e.g. for groupsOf. */
+    preferencesClaims: TokenClaims | null
   }
 }
 
@@ -193,6 +195,7 @@ async function authenticatePlugin (fastify: FastifyInstance, options: ResolvedAu
     : 'the token does not identify a user'
 
   fastify.decorateRequest('preferencesCaller', null)
+  fastify.decorateRequest('preferencesClaims', null)
 
   // A callback hook: with the plugin's own token check all of it is synchronous, and an
   // async hook would cost promises on every request.
@@ -202,6 +205,7 @@ async function authenticatePlugin (fastify: FastifyInstance, options: ResolvedAu
         if (claims === null || typeof claims !== 'object' || Array.isArray(claims)) {
           throw new AuthInvalidError('the token payload is not a JSON object')
         }
+        request.preferencesClaims = claims as TokenClaims
         return mapCaller(claims as TokenClaims, request)
       }, (caller) => {
         if (!isValidCaller(caller)) {

@@ -55,5 +55,10 @@ export type PreferenceValue<R, K extends string> =
           ? unknown
           : R[MatchingPatterns<R, K>] extends { schema: infer S extends TSchema } ? Static<S> : unknown
 
-/** A merge patch of a user's preferences: each key's value, or null to delete it. */
-export type PreferencePatch<R> = { [K in RegisteredKey<R>]?: PreferenceValue<R, K> | null } & Record<string, unknown>
+/** An RFC 7396 patch of a value of type T: objects merge member by member, null removes. */
+export type MergePatchOf<T> = T extends readonly unknown[]
+  ? T
+  : T extends object ? { [P in keyof T]?: MergePatchOf<T[P]> | null } : T
+
+/** A merge patch of a user's preferences: for each key a patch of its value, or null to delete it. */
+export type PreferencePatch<R> = { [K in RegisteredKey<R>]?: MergePatchOf<PreferenceValue<R, K>> | null } & Record<string, unknown>

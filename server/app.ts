@@ -3,7 +3,7 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import { Type } from '@sinclair/typebox'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
-import preferences, { preferencesOpenapi, type PreferencesPluginOptions } from '../index.js'
+import preferences, { type GroupsOf, preferencesOpenapi, type PreferencesPluginOptions } from '../index.js'
 
 export interface AppOptions {
   jwtSecret: string
@@ -39,6 +39,16 @@ export const SERVER_LIMITS: ServerLimits = {
   connectionsCheckingInterval: 1_000,
   keepAliveTimeout: 10_000,
   maxHeaderSize: 32 * 1024
+}
+
+/**
+ * The server's groups: the caller's own, from the token's `groups` claim (scope names, in
+ * increasing precedence). Another user's groups (an admin reading them) are not known here.
+ */
+export const tokenGroups: GroupsOf = (userId, request) => {
+  if (request?.preferencesCaller?.id !== userId) return []
+  const groups = request.preferencesClaims?.groups
+  return Array.isArray(groups) ? groups.filter((group): group is string => typeof group === 'string') : []
 }
 
 /** The standalone server: the plugin under /api/v2, a health check and the API docs. */
@@ -102,6 +112,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   }, async () => ({ status: 'ok' as const }))
 
   await app.register(preferences, {
+    groupsOf: tokenGroups,
     ...options.plugin,
     prefix: API_PREFIX,
     auth: { secret: options.jwtSecret, ...options.plugin?.auth },

@@ -1,4 +1,6 @@
 import createError from '@fastify/error'
+import { readFileSync } from 'node:fs'
+import type { KeyRegistry } from '../index.js'
 
 /** Thrown at start-up when an environment variable is wrong; printed, then the process exits. */
 export const InvalidConfigError = createError<'PREFERENCE_INVALID_CONFIG', 500, [string]>(
@@ -18,6 +20,30 @@ export interface ServerConfig {
   logLevel: LogLevel
   /** RATE_LIMIT_PER_MINUTE: requests per caller per minute; undefined means no limit. */
   rateLimitPerMinute?: number
+  /** KEYS_FILE, read: the key registry (its definitions are checked when the plugin registers). */
+  keys?: KeyRegistry
+  /** UNKNOWN_KEYS: `allow` (default) or `reject`. */
+  unknownKeys: 'allow' | 'reject'
+}
+
+/** KEYS_FILE: a JSON object of key (or `prefix.*`) to { schema, default?, description?, writable? }. */
+function readKeysFile (path: string): KeyRegistry {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (error) {
+    throw new InvalidConfigError(`KEYS_FILE "${path}" cannot be read: ${(error as Error).message}`)
+  }
+  let keys: unknown
+  try {
+    keys = JSON.parse(text)
+  } catch (error) {
+    throw new InvalidConfigError(`KEYS_FILE "${path}" is not valid JSON: ${(error as Error).message}`)
+  }
+  if (keys === null || typeof keys !== 'object' || Array.isArray(keys)) {
+    throw new InvalidConfigError(`KEYS_FILE "${path}" must hold a JSON object of key to { "schema": ..., "default"?: ..., "description"?: ..., "writable"?: "user" | "admin" }`)
+  }
+  return keys as KeyRegistry
 }
 
 export function loadConfig (env: NodeJS.ProcessEnv = process.env): ServerConfig {
@@ -37,12 +63,18 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): ServerConfig 
       throw new InvalidConfigError(`RATE_LIMIT_PER_MINUTE must be a positive integer (unset for no limit), got "${env.RATE_LIMIT_PER_MINUTE}"`)
     }
   }
+  const unknownKeys = env.UNKNOWN_KEYS === undefined || env.UNKNOWN_KEYS === '' ? 'allow' : env.UNKNOWN_KEYS
+  if (unknownKeys !== 'allow' && unknownKeys !== 'reject') {
+    throw new InvalidConfigError(`UNKNOWN_KEYS must be "allow" or "reject", got "${unknownKeys}"`)
+  }
   return {
     host: env.HOST === undefined || env.HOST === '' ? '127.0.0.1' : env.HOST,
     port,
     databaseUrl: env.DATABASE_URL ?? '',
     jwtSecret,
     logLevel,
-    ...(rateLimitPerMinute !== undefined && { rateLimitPerMinute })
+    ...(rateLimitPerMinute !== undefined && { rateLimitPerMinute }),
+    ...(env.KEYS_FILE !== undefined && env.KEYS_FILE !== '' && { keys: readKeysFile(env.KEYS_FILE) }),
+    unknownKeys
   }
 }

@@ -20,13 +20,16 @@ async function main (): Promise<void> {
       jwtSecret,
       databaseUrl: config.databaseUrl,
       logger: { level: config.logLevel },
-      ...(config.rateLimitPerMinute !== undefined && {
-        plugin: { rateLimit: { max: config.rateLimitPerMinute, timeWindow: 60_000 } }
-      })
+      plugin: {
+        ...(config.rateLimitPerMinute !== undefined && { rateLimit: { max: config.rateLimitPerMinute, timeWindow: 60_000 } }),
+        ...(config.keys !== undefined && { keys: config.keys }),
+        unknownKeys: config.unknownKeys
+      }
     })
   } catch (error) {
-    // Configuration mistakes (a bad DATABASE_URL, an unreachable database) end here.
-    process.stderr.write(`Cannot start: ${(error as Error).message} (check DATABASE_URL)\n`)
+    // Configuration mistakes (a bad DATABASE_URL or KEYS_FILE, an unreachable database) end here.
+    const hint = /keys\[|unknownKeys/.test((error as Error).message) ? 'check KEYS_FILE' : 'check DATABASE_URL'
+    process.stderr.write(`Cannot start: ${(error as Error).message} (${hint})\n`)
     process.exit(1)
   }
 

@@ -86,10 +86,20 @@ function compileDefinition (ajv: Ajv, name: string, definition: KeyDefinition): 
   }
 }
 
-/** The first failing location (a JSON Pointer) and what is wrong there. */
+/**
+ * The failing location (a JSON Pointer) and what is wrong there. Ajv stops at the first
+ * failure and reports it last, after the branches of an anyOf it tried; a union of constants
+ * (a TypeBox union of literals) is told as the list of its values.
+ */
 function problemOf (validate: ValidateFunction): string {
-  const error = validate.errors?.[0]
+  const errors = validate.errors ?? []
+  const error = errors.at(-1)
   if (error === undefined) return 'it is not valid'
+  const branches = errors.slice(0, -1).filter((e) => e.instancePath === error.instancePath)
+  if (error.keyword === 'anyOf' && branches.length > 0 && branches.every((e) => e.keyword === 'const')) {
+    const allowed = branches.map((e) => JSON.stringify((e.params as { allowedValue: unknown }).allowedValue))
+    return `at "${error.instancePath}" it must be one of ${allowed.join(', ')}`
+  }
   return `at "${error.instancePath}" it ${error.message ?? 'is not valid'}`
 }
 

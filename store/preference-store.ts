@@ -55,6 +55,16 @@ export interface PreferenceStore<R extends KeyRegistry = KeyRegistry> {
   readonly [STORE_CORE]: PreferenceCore
 }
 
+// The core hands out stored JSON text (JsonText) for the HTTP answers to send as it is; host
+// code gets plain values.
+const plain = <T extends { value: unknown }>(item: T): T => ({ ...item, value: plainValue(item.value) })
+
+function plainView (view: EffectiveView): EffectiveView {
+  const preferences: EffectiveView['preferences'] = Object.create(null)
+  for (const [key, entry] of Object.entries(view.preferences)) preferences[key] = plain(entry)
+  return { preferences }
+}
+
 function checkedKey (key: string): string {
   const problem = typeof key === 'string' ? keyProblem(key) : 'must be a string'
   if (problem !== undefined) throw new ValidationError(`The key ${quotedKey(String(key))} ${problem}`)
@@ -89,21 +99,35 @@ export async function createPreferenceStore<const R extends KeyRegistry = KeyReg
       const preference = await core.get(userId, checkedKey(key))
       return preference === undefined ? undefined : plainValue(preference.value) as never
     },
-    getPreference: async (userId, key) => core.get(userId, checkedKey(key)),
+    getPreference: async (userId, key) => {
+      const preference = await core.get(userId, checkedKey(key))
+      return preference === undefined ? undefined : plain(preference)
+    },
     set: async (userId, key, value, o) => {
       const { preference, created } = await core.upsert(userId, checkedKey(key), value, context(o))
-      return { preference, created }
+      return { preference: plain(preference), created }
     },
     delete: async (userId, key, o) => core.remove(userId, { key: checkedKey(key) }, context(o)),
-    mergePatch: async (userId, patch, o) => core.mergePatch(userId, patch as Record<string, unknown>, context(o)),
-    list: async (userId, o = {}) => core.list(userId, {
-      keys: o.key === undefined ? [] : [o.key], limit: o.limit ?? 100, offset: o.offset ?? 0
-    }),
-    effective: async (userId, o = {}) => core.effective(userId, context({ groups: o.groups }), o.keys?.map(checkedKey)),
-    listDefaults: async (scope) => core.listDefaults(checkedScope(scope)),
-    getDefault: async (scope, key) => core.getDefault(checkedScope(scope), checkedKey(key)),
-    setDefault: async (scope, key, value, o = {}) =>
-      core.putDefault(checkedScope(scope), checkedKey(key), value, o.locked ?? false, o.actor ?? null),
+    mergePatch: async (userId, patch, o) => {
+      const { results, deleted } = await core.mergePatch(userId, patch as Record<string, unknown>, context(o))
+      return { results: results.map(plain), deleted }
+    },
+    list: async (userId, o = {}) => {
+      const { count, results } = await core.list(userId, {
+        keys: o.key === undefined ? [] : [checkedKey(o.key)], limit: o.limit ?? 100, offset: o.offset ?? 0
+      })
+      return { count, results: results.map(plain) }
+    },
+    effective: async (userId, o = {}) => plainView(await core.effective(userId, context({ groups: o.groups }), o.keys?.map(checkedKey))),
+    listDefaults: async (scope) => (await core.listDefaults(checkedScope(scope))).map(plain),
+    getDefault: async (scope, key) => {
+      const found = await core.getDefault(checkedScope(scope), checkedKey(key))
+      return found === undefined ? undefined : plain(found)
+    },
+    setDefault: async (scope, key, value, o = {}) => {
+      const { scopeDefault, created } = await core.putDefault(checkedScope(scope), checkedKey(key), value, o.locked ?? false, o.actor ?? null)
+      return { scopeDefault: plain(scopeDefault), created }
+    },
     deleteDefault: async (scope, key, o = {}) => core.deleteDefault(checkedScope(scope), checkedKey(key), o.actor ?? null),
     close: async () => { await core.close() }
   }

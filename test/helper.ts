@@ -63,6 +63,8 @@ export interface TestApp {
   db: Kysely<Database>
   /** Every stored row, ordered by id, the same on every backend: for "the database afterwards" assertions. */
   rows: () => Promise<StoredRow[]>
+  /** Every scope default, ordered by scope and key: `scope/key` to value text, with `!` after a locked one's. */
+  defaults: () => Promise<Record<string, string>>
 }
 
 /** A stored row as SQLite gives it: numbers, the value's JSON text, ISO timestamps. */
@@ -150,7 +152,9 @@ export async function build (t: Test, options: BuildOptions = {}): Promise<TestA
   return {
     app,
     db,
-    rows: async () => (await db.selectFrom('user_preference').selectAll().orderBy('id').execute()).map(normalizeRow)
+    rows: async () => (await db.selectFrom('user_preference').selectAll().orderBy('id').execute()).map(normalizeRow),
+    defaults: async () => Object.fromEntries((await db.selectFrom('preference_default').selectAll().orderBy('scope').orderBy('key').execute())
+      .map((d) => [`${d.scope}/${d.key}`, `${d.value}${Number(d.locked) === 1 ? '!' : ''}`]))
   }
 }
 

@@ -1,5 +1,5 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, writeFileSync } from 'node:fs'
 import { Agent, request as httpRequest, type IncomingHttpHeaders } from 'node:http'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -303,6 +303,14 @@ t.test('bad configuration: a message and a non-zero exit', async (t) => {
   const level = await runToEnd(t, ['server/main.ts'], { PORT: '0', LOG_LEVEL: 'loud', DATABASE_URL: join(dir, 'never.sqlite') })
   t.not(level.code, 0, 'LOG_LEVEL=loud fails')
   t.match(level.stderr, /LOG_LEVEL/)
+
+  // A registry whose default breaks its own schema stops the start, naming the key.
+  const keysFile = join(dir, 'keys.json')
+  writeFileSync(keysFile, JSON.stringify({ theme: { schema: { enum: ['light', 'dark'] }, default: 'blue' } }))
+  const keys = await runToEnd(t, ['server/main.ts'], { PORT: '0', KEYS_FILE: keysFile, DATABASE_URL: join(dir, 'never.sqlite') })
+  t.not(keys.code, 0, 'a bad KEYS_FILE fails')
+  t.match(keys.stderr, /keys\["theme"\]\.default does not match its schema.*\(check KEYS_FILE\)/)
+  t.notMatch(keys.stdout, /Server listening/)
 
   const mysql = await runToEnd(t, ['server/main.ts'], { PORT: '0', DATABASE_URL: 'mysql://x' })
   t.not(mysql.code, 0, 'DATABASE_URL=mysql://x fails')

@@ -13,6 +13,7 @@ import { childEnv } from './child-env.js'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
 const MIGRATION = '2026-11-28-01-create-user-preference'
+const MIGRATIONS = [MIGRATION, '2026-12-02-01-create-preference-default']
 
 interface RunResult { code: number | null, signal: NodeJS.Signals | null, stdout: string, stderr: string }
 
@@ -122,7 +123,7 @@ t.test('migrateToLatest: creates the table and indexes, and is idempotent', asyn
 
   const first = await migrateToLatest(db)
   t.equal(first.error, undefined)
-  t.same(first.results?.map((r) => [r.migrationName, r.status, r.direction]), [[MIGRATION, 'Success', 'Up']])
+  t.same(first.results?.map((r) => [r.migrationName, r.status, r.direction]), MIGRATIONS.map((m) => [m, 'Success', 'Up']))
 
   const second = await migrateToLatest(db)
   t.equal(second.error, undefined)
@@ -171,7 +172,7 @@ t.test('the migrate command', async (t) => {
   const { db } = openDatabase(file)
   t.after(() => db.destroy())
   const done = await sql<{ name: string }>`select name from user_preference_migration`.execute(db)
-  t.same(done.rows.map((r) => r.name), [MIGRATION])
+  t.same(done.rows.map((r) => r.name), MIGRATIONS)
 
   const bad = await runScript(t, 'server/migrate-command.ts', { DATABASE_URL: 'mysql://x' })
   t.not(bad.code, 0, 'an unsupported URL fails')
@@ -181,10 +182,10 @@ t.test('the migrate command', async (t) => {
 t.test('loadConfig', async (t) => {
   t.test('defaults', async (t) => {
     t.same(loadConfig({}), {
-      host: '127.0.0.1', port: 3000, databaseUrl: '', jwtSecret: undefined, logLevel: 'info'
+      host: '127.0.0.1', port: 3000, databaseUrl: '', jwtSecret: undefined, logLevel: 'info', unknownKeys: 'allow'
     })
-    t.same(loadConfig({ HOST: '', PORT: '', LOG_LEVEL: '', JWT_SECRET: '' }), {
-      host: '127.0.0.1', port: 3000, databaseUrl: '', jwtSecret: undefined, logLevel: 'info'
+    t.same(loadConfig({ HOST: '', PORT: '', LOG_LEVEL: '', JWT_SECRET: '', KEYS_FILE: '', UNKNOWN_KEYS: '' }), {
+      host: '127.0.0.1', port: 3000, databaseUrl: '', jwtSecret: undefined, logLevel: 'info', unknownKeys: 'allow'
     }, 'empty variables count as unset')
   })
 
@@ -192,8 +193,11 @@ t.test('loadConfig', async (t) => {
     t.same(loadConfig({
       HOST: '0.0.0.0', PORT: '8080', DATABASE_URL: 'postgres://u@h/db', JWT_SECRET: 's3cret', LOG_LEVEL: 'debug'
     }), {
-      host: '0.0.0.0', port: 8080, databaseUrl: 'postgres://u@h/db', jwtSecret: 's3cret', logLevel: 'debug'
+      host: '0.0.0.0', port: 8080, databaseUrl: 'postgres://u@h/db', jwtSecret: 's3cret', logLevel: 'debug', unknownKeys: 'allow'
     })
+    t.equal(loadConfig({ UNKNOWN_KEYS: 'reject' }).unknownKeys, 'reject')
+    const keys = loadConfig({ KEYS_FILE: 'examples/keys.json' }).keys
+    t.match(keys, { theme: { default: 'system' }, 'tour.*': { schema: { type: 'boolean' } } }, 'KEYS_FILE is read')
     t.equal(loadConfig({ PORT: '0' }).port, 0, 'port 0 (any free port) is allowed')
     t.equal(loadConfig({ PORT: '65535' }).port, 65535)
     for (const level of ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) {
@@ -209,6 +213,11 @@ t.test('loadConfig', async (t) => {
       t.throws(() => loadConfig({ LOG_LEVEL: level }), { code: 'PREFERENCE_INVALID_CONFIG', message: /LOG_LEVEL/ },
         `LOG_LEVEL=${level}`)
     }
+    t.throws(() => loadConfig({ UNKNOWN_KEYS: 'deny' }), { message: /UNKNOWN_KEYS must be "allow" or "reject", got "deny"/ })
+    const dir = t.testdir({ 'broken.json': '{"theme": ', 'list.json': '[1]' })
+    t.throws(() => loadConfig({ KEYS_FILE: join(dir, 'missing.json') }), { message: /KEYS_FILE ".*missing\.json" cannot be read/ })
+    t.throws(() => loadConfig({ KEYS_FILE: join(dir, 'broken.json') }), { message: /KEYS_FILE ".*broken\.json" is not valid JSON/ })
+    t.throws(() => loadConfig({ KEYS_FILE: join(dir, 'list.json') }), { message: /KEYS_FILE ".*list\.json" must hold a JSON object/ })
   })
 })
 
@@ -222,7 +231,7 @@ t.test('migrations keep to their own schema: same-named tables elsewhere are not
   const mine = openDatabase(await freshDatabaseUrl(t))
   t.after(() => mine.db.destroy())
   const { results = [] } = await migrateToLatest(mine.db)
-  t.same(results.map((r) => [r.migrationName, r.status]), [[MIGRATION, 'Success']], 'migrated, though the other schema has its tables')
+  t.same(results.map((r) => [r.migrationName, r.status]), MIGRATIONS.map((m) => [m, 'Success']), 'migrated, though the other schema has its tables')
   await mine.db.insertInto('user_preference').values({
     user_id: 1, key: 'k', value: '1', created_at: '2026-11-28T12:00:00.000Z', last_updated_at: '2026-11-28T12:00:00.000Z'
   }).execute()
