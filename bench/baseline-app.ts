@@ -4,6 +4,7 @@
 // statements; bench/baseline-pg.ts: named prepared statements on a pg.Pool).
 import fastifyJwt from '@fastify/jwt'
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify'
+import { readFileSync } from 'node:fs'
 
 export const MAX_PER_USER = 1000
 
@@ -18,6 +19,13 @@ export interface Row {
 
 type MaybePromise<T> = T | Promise<T>
 
+export interface Layer {
+  scope: string | null
+  key: string
+  value: string
+  locked: number
+}
+
 /** The storage a baseline brings; every method is one query or one transaction. */
 export interface Store {
   /** Per-user limit count and insert in one transaction. */
@@ -29,6 +37,8 @@ export interface Store {
   patchValue: (value: string, now: string, userId: number, id: number) => MaybePromise<Row | undefined>
   /** True when a row was deleted. */
   delete: (userId: number, id: number) => MaybePromise<boolean>
+  /** The user's rows (scope null) and the defaults of `scopes`: one query. */
+  layers: (userId: number, scopes: string[]) => MaybePromise<Layer[]>
   close: () => MaybePromise<void>
 }
 
@@ -62,7 +72,25 @@ const itemParams = { type: 'object', properties: { user_id: userParams.propertie
 const keySchema = { type: 'string', minLength: 1, maxLength: 255, pattern: '^[^\\u0000-\\u001F\\u007F]*$' }
 
 declare module 'fastify' {
-  interface FastifyRequest { targetUser: number }
+  interface FastifyRequest { targetUser: number, groups: string[] }
+}
+
+interface Entry { value: unknown, source: string, locked: boolean }
+
+/** Registry defaults, then site, then the groups in order, then the user; the first lock wins. */
+function effective (defaults: Record<string, unknown>, scopes: string[], rows: Layer[]): Record<string, Entry> {
+  const out: Record<string, Entry> = {}
+  const lockedBy: Record<string, number> = {}
+  for (const [key, value] of Object.entries(defaults)) out[key] = { value, source: 'registry', locked: false }
+  const rank = (scope: string | null) => scope === null ? scopes.length : scopes.indexOf(scope)
+  const sorted = [...rows].sort((a, b) => rank(a.scope) - rank(b.scope))
+  for (const row of sorted) {
+    const r = rank(row.scope)
+    if (lockedBy[row.key] !== undefined && lockedBy[row.key] < r) continue
+    out[row.key] = { value: JSON.parse(row.value), source: row.scope === null ? 'user' : `scope:${row.scope}`, locked: Number(row.locked) === 1 }
+    if (Number(row.locked) === 1) lockedBy[row.key] = r
+  }
+  return out
 }
 
 /** Builds the baseline app on `store`, listens on PORT (127.0.0.1) and closes on SIGTERM/SIGINT. */
@@ -74,8 +102,9 @@ export async function runBaseline (store: Store): Promise<void> {
   await app.register(fastifyJwt, { secret })
 
   app.decorateRequest('targetUser', 0)
+  app.decorateRequest('groups', null as unknown as string[])
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-    let claims: { sub?: string | number, roles?: string[] }
+    let claims: { sub?: string | number, roles?: string[], groups?: string[] }
     try {
       claims = await request.jwtVerify()
     } catch {
@@ -88,6 +117,7 @@ export async function runBaseline (store: Store): Promise<void> {
       return reply.code(403).send({ statusCode: 403, code: 'FORBIDDEN', error: 'Forbidden', message: 'forbidden' })
     }
     request.targetUser = target
+    request.groups = target === caller && Array.isArray(claims.groups) ? claims.groups : []
   })
 
   const notFound = (reply: FastifyReply) =>
@@ -148,6 +178,31 @@ export async function runBaseline (store: Store): Promise<void> {
       previous: offset > 0 ? link(Math.max(0, offset - limit)) : null,
       results: rows.map(toPreference)
     }
+  })
+
+  // The registry's defaults, from the file the plugin loads too.
+  const registry = JSON.parse(readFileSync(process.env.KEYS_FILE as string, 'utf8')) as Record<string, { default?: unknown }>
+  const defaults = Object.fromEntries(Object.entries(registry).filter(([, d]) => d.default !== undefined).map(([k, d]) => [k, d.default]))
+  app.get('/api/v2/user/:user_id/preference/effective/', {
+    schema: {
+      params: userParams,
+      response: {
+        200: {
+          type: 'object',
+          properties: {
+            preferences: {
+              type: 'object',
+              additionalProperties: {
+                type: 'object', properties: { value: {}, source: { type: 'string' }, locked: { type: 'boolean' } }
+              }
+            }
+          }
+        }
+      }
+    }
+  }, async (request) => {
+    const scopes = ['site', ...request.groups]
+    return { preferences: effective(defaults, scopes, await store.layers(request.targetUser, scopes)) }
   })
 
   app.get('/api/v2/user/:user_id/preference/:id/', {

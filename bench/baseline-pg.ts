@@ -2,7 +2,7 @@
 // (bench/baseline-app.ts) on a pg.Pool of 10 (the plugin's default pool size) with named
 // prepared statements ({ name, text, values }: parsed once per connection).
 import pg from 'pg'
-import { MAX_PER_USER, runBaseline, type Row } from './baseline-app.js'
+import { type Layer, MAX_PER_USER, runBaseline, type Row } from './baseline-app.js'
 
 const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 // statement_timeout as the plugin sets it by default (sent once, at connect).
@@ -22,7 +22,9 @@ const q = {
   list: `SELECT ${COLUMNS} FROM user_preference WHERE user_id = $1 ORDER BY id LIMIT $2 OFFSET $3`,
   listKey: `SELECT ${COLUMNS} FROM user_preference WHERE user_id = $1 AND key = $2 ORDER BY id LIMIT $3 OFFSET $4`,
   patchValue: `UPDATE user_preference SET value = $1, last_updated_at = $2 WHERE user_id = $3 AND id = $4 RETURNING ${COLUMNS}`,
-  delete: 'DELETE FROM user_preference WHERE user_id = $1 AND id = $2'
+  delete: 'DELETE FROM user_preference WHERE user_id = $1 AND id = $2',
+  layers: `SELECT NULL AS scope, key, value, 0 AS locked FROM user_preference WHERE user_id = $1
+    UNION ALL SELECT scope, key, value, locked FROM preference_default WHERE scope = ANY($2::text[])`
 } as const
 
 type Name = keyof typeof q
@@ -62,5 +64,6 @@ await runBaseline({
     key === undefined ? [userId, limit, offset] : [userId, key, limit, offset])).rows,
   patchValue: (value, now, userId, id) => one('patchValue', [value, now, userId, id]),
   delete: async (userId, id) => ((await run(pool, 'delete', [userId, id])).rowCount ?? 0) > 0,
+  layers: async (userId, scopes) => (await run<Layer>(pool, 'layers', [userId, scopes])).rows,
   close: () => pool.end()
 })

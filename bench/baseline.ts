@@ -3,7 +3,7 @@
 // (verify the token, self-or-admin, validate, query, serialize the same JSON).
 // The app, schemas and handlers are in bench/baseline-app.ts, shared with baseline-pg.ts.
 import SQLite from 'better-sqlite3'
-import { MAX_PER_USER, runBaseline, type Row } from './baseline-app.js'
+import { type Layer, MAX_PER_USER, runBaseline, type Row } from './baseline-app.js'
 
 const file = process.env.DATABASE_URL ?? 'bench.sqlite'
 
@@ -25,7 +25,9 @@ const stmt = {
   list: db.prepare<[number, number, number], SqliteRow>('SELECT * FROM user_preference WHERE user_id = ? ORDER BY id LIMIT ? OFFSET ?'),
   patchValue: db.prepare<[string, string, number, number], SqliteRow>(
     'UPDATE user_preference SET value = ?, last_updated_at = ? WHERE user_id = ? AND id = ? RETURNING *'),
-  delete: db.prepare<[number, number]>('DELETE FROM user_preference WHERE user_id = ? AND id = ?')
+  delete: db.prepare<[number, number]>('DELETE FROM user_preference WHERE user_id = ? AND id = ?'),
+  layers: db.prepare<[number, string], Layer>(`SELECT NULL AS scope, key, value, 0 AS locked FROM user_preference WHERE user_id = ?
+    UNION ALL SELECT scope, key, value, locked FROM preference_default WHERE scope IN (SELECT value FROM json_each(?))`)
 }
 const create = db.transaction((userId: number, key: string, value: string, now: string) => {
   if (stmt.count.get(userId)!.n >= MAX_PER_USER) return 'limit'
@@ -44,5 +46,6 @@ await runBaseline({
   list: (userId, key, limit, offset) => key === undefined ? stmt.list.all(userId, limit, offset) : stmt.listKey.all(userId, key, limit, offset),
   patchValue: (value, now, userId, id) => stmt.patchValue.get(value, now, userId, id),
   delete: (userId, id) => stmt.delete.run(userId, id).changes > 0,
+  layers: (userId, scopes) => stmt.layers.all(userId, JSON.stringify(scopes)),
   close: () => { db.close() }
 })

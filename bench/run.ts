@@ -20,6 +20,7 @@ import pg from 'pg'
 import { openDatabase } from '../db/connect.js'
 import { migrateToLatest } from '../db/migrate.js'
 import { signToken } from '../server/tokens.js'
+import { EFFECTIVE_DEFAULTS, EFFECTIVE_GROUPS, EFFECTIVE_KEYS, EFFECTIVE_USER, EFFECTIVE_USER_ROWS } from './effective-data.js'
 
 const { values: args } = parseArgs({
   options: {
@@ -98,12 +99,16 @@ async function seed (file: string, extraUsers: number, rowsPerExtraUser: number,
   const sqlite = new SQLite(file)
   const insert = sqlite.prepare('INSERT INTO user_preference (user_id, key, value, created_at, last_updated_at) VALUES (?, ?, ?, ?, ?)')
   const now = new Date().toISOString()
+  const insertDefault = sqlite.prepare('INSERT INTO preference_default (scope, key, value, locked, last_updated_at) VALUES (?, ?, ?, ?, ?)')
   sqlite.transaction(() => {
     for (let i = 0; i < OWNER_ROWS; i++) insert.run(1, `k${i}`, JSON.stringify({ mode: 'dark', i, tags: ['a', 'b'] }), now, now)
     for (let i = 0; i < deleteRows; i++) insert.run(2, `d${i}`, '1', now, now)
     for (let u = 0; u < extraUsers; u++) {
       for (let i = 0; i < rowsPerExtraUser; i++) insert.run(1000 + u, `k${i}`, JSON.stringify({ i }), now, now)
     }
+    // After the rows above, whose ids the scenarios name.
+    for (const [key, value] of EFFECTIVE_USER_ROWS) insert.run(EFFECTIVE_USER, key, value, now, now)
+    for (const [scope, key, value, locked] of EFFECTIVE_DEFAULTS) insertDefault.run(scope, key, value, locked, now)
   })()
   sqlite.close()
 }
@@ -143,6 +148,12 @@ async function seedPg (url: string, schema: string): Promise<void> {
       SELECT $2::int + i + 1, 2, 'd' || i, '1', $1, $1 FROM generate_series(0, $3::int - 1) AS i`,
     [now, OWNER_ROWS, DELETE_ROWS])
     await client.query("SELECT setval(pg_get_serial_sequence('user_preference', 'id'), (SELECT max(id) FROM user_preference))")
+    for (const [key, value] of EFFECTIVE_USER_ROWS) {
+      await client.query('INSERT INTO user_preference (user_id, key, value, created_at, last_updated_at) VALUES ($1, $2, $3, $4, $4)', [EFFECTIVE_USER, key, value, now])
+    }
+    for (const [scope, key, value, locked] of EFFECTIVE_DEFAULTS) {
+      await client.query('INSERT INTO preference_default (scope, key, value, locked, last_updated_at) VALUES ($1, $2, $3, $4, $5)', [scope, key, value, locked, now])
+    }
     await client.query('ANALYZE user_preference')
   })
 }
@@ -177,7 +188,7 @@ async function startServer (name: Server['name'], databaseUrl: string, baseline 
   const argv = [...profile, ...SERVER_NODE_FLAGS, ...(name === 'plugin' ? ['dist/server/main.js'] : ['--import', 'tsx', baseline])]
   const child = spawn(process.execPath, argv, {
     cwd: root,
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: databaseUrl, JWT_SECRET: SECRET, LOG_LEVEL: 'warn' },
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: databaseUrl, JWT_SECRET: SECRET, LOG_LEVEL: 'warn', KEYS_FILE: keysFile },
     stdio: ['ignore', 'ignore', 'inherit']
   })
   const url = `http://127.0.0.1:${port}`
@@ -202,6 +213,7 @@ interface Scenario {
 }
 
 const userToken = await signToken(SECRET, { sub: 1 })
+const effectiveToken = await signToken(SECRET, { sub: EFFECTIVE_USER, groups: EFFECTIVE_GROUPS })
 const deleterToken = await signToken(SECRET, { sub: 2 })
 const adminToken = await signToken(SECRET, { sub: 99, admin: true })
 const json = { 'content-type': 'application/json' }
@@ -258,6 +270,11 @@ const scenarios: Scenario[] = [
     name: 'list-100',
     warmup: true,
     options: () => ({ path: '/api/v2/user/1/preference/?limit=100', headers: { authorization: `Bearer ${userToken}` } })
+  },
+  {
+    name: 'effective',
+    warmup: true,
+    options: () => ({ path: `/api/v2/user/${EFFECTIVE_USER}/preference/effective/`, headers: { authorization: `Bearer ${effectiveToken}` } })
   },
   {
     name: 'patch',
@@ -492,6 +509,12 @@ if (args.pg) {
     process.exit(0)
   }
 }
+
+// The registry both servers load (the plugin through KEYS_FILE, the baseline reads the same file).
+const keysDir = mkdtempSync(join(tmpdir(), 'prefs-bench-keys-'))
+const keysFile = join(keysDir, 'keys.json')
+writeFileSync(keysFile, JSON.stringify(EFFECTIVE_KEYS))
+process.on('exit', () => { rmSync(keysDir, { recursive: true, force: true }) })
 
 const build = spawnSync('npm', ['run', '-s', 'build'], { cwd: root, stdio: 'inherit' })
 if (build.status !== 0) process.exit(1)

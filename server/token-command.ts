@@ -2,8 +2,8 @@ import { parseArgs } from 'node:util'
 import { parsePositiveId } from '../lib/positive-id.js'
 import { signToken } from './tokens.js'
 
-const usage = `Usage: npm run token -- --sub <user id> [--admin] [--secret <s>] [--expires-in <seconds>]
-                     [--issuer <iss>] [--audience <aud>]
+const usage = `Usage: npm run token -- --sub <user id> [--admin] [--group <name>]... [--secret <s>]
+                     [--expires-in <seconds>] [--issuer <iss>] [--audience <aud>]
 Prints an HS256 token signed with --secret or, by default, $JWT_SECRET.`
 
 function fail (message: string): never {
@@ -17,6 +17,7 @@ try {
     options: {
       sub: { type: 'string', default: '1' },
       admin: { type: 'boolean', default: false },
+      group: { type: 'string', multiple: true, default: [] },
       secret: { type: 'string' },
       'expires-in': { type: 'string', default: '86400' },
       issuer: { type: 'string' },
@@ -39,5 +40,5 @@ const expiresInSeconds = Number(values['expires-in'])
 if (!Number.isInteger(expiresInSeconds) || expiresInSeconds < 1) fail('--expires-in must be a positive number of seconds')
 
 process.stdout.write(await signToken(secret, {
-  sub, admin: values.admin, expiresInSeconds, issuer: values.issuer, audience: values.audience
+  sub, admin: values.admin, groups: values.group, expiresInSeconds, issuer: values.issuer, audience: values.audience
 }) + '\n')

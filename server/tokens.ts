@@ -8,11 +8,18 @@ export interface TokenClaimsInput {
   expiresInSeconds?: number
   issuer?: string
   audience?: string
+  /** The `groups` claim the standalone server reads (scope names, lowest precedence first). */
+  groups?: string[]
 }
 
 /** An HS256 token in the shape the plugin's default caller mapping reads, signed by `jwt`. */
 export function signTokenWith (jwt: FastifyInstance['jwt'], claims: TokenClaimsInput): string {
-  return jwt.sign({ sub: String(claims.sub), ...(claims.admin === true && { roles: ['admin'] }) }, {
+  const payload = {
+    sub: String(claims.sub),
+    ...(claims.admin === true && { roles: ['admin'] }),
+    ...(claims.groups !== undefined && claims.groups.length > 0 && { groups: claims.groups })
+  }
+  return jwt.sign(payload, {
     // @fastify/jwt reads a number as seconds.
     expiresIn: claims.expiresInSeconds ?? 86_400,
     ...(claims.issuer !== undefined && { iss: claims.issuer }),

@@ -125,7 +125,7 @@ t.test('npm pack, installed in a new app outside the repository, served over HTT
   const [info] = JSON.parse(packed.stdout) as Array<{ filename: string, files: Array<{ path: string }> }>
   const files = info.files.map((f) => f.path)
   for (const needed of ['package.json', 'README.md', 'LICENSE', 'dist/index.js', 'dist/index.d.ts', 'dist/client/index.js', 'dist/client/index.d.ts',
-    'dist/plugins/authenticate.d.ts', 'dist/plugins/database.d.ts', 'dist/db/migrations/2026-11-28-01-create-user-preference.js']) {
+    'dist/plugins/authenticate.d.ts', 'dist/plugins/store.d.ts', 'dist/store/preference-store.d.ts', 'dist/db/migrations/2026-11-28-01-create-user-preference.js']) {
     t.ok(files.includes(needed), `the tarball has ${needed}`)
   }
   const devOnly = files.filter((f) => /^(test|scripts|examples|bench|\.ci)\/|^dist\/(test|scripts|examples|server|bench)\b|\.tsbuildinfo$|(?<!\.d)\.ts$/.test(f))

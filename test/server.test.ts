@@ -193,6 +193,13 @@ t.test('with JWT_SECRET: no token printed; the token command makes working token
   t.equal((await get(`${base}/api/v2/user/5/preference/`, { headers: auth(userToken) })).status, 403)
   t.equal((await get(`${base}/api/v2/user/3/preference/`, { headers: auth(userToken) })).status, 200)
 
+  // --group puts the groups claim in, which the server's groupsOf reads: a member reads the group's defaults.
+  const member = await runToEnd(t, ['server/token-command.ts', '--sub', '4', '--group', 'staff', '--group', 'design'], { JWT_SECRET: secret })
+  const memberToken = member.stdout.trim()
+  t.same(JSON.parse(Buffer.from(memberToken.split('.')[1], 'base64url').toString()).groups, ['staff', 'design'])
+  t.equal((await get(`${base}/api/v2/preference-defaults/design/`, { headers: auth(memberToken) })).status, 200)
+  t.equal((await get(`${base}/api/v2/preference-defaults/design/`, { headers: auth(userToken) })).status, 403)
+
   const other = await runToEnd(t, ['server/token-command.ts', '--sub', '3', '--admin', '--secret', 'not-the-secret'])
   t.equal((await get(`${base}/api/v2/user/5/preference/`, { headers: auth(other.stdout.trim()) })).status, 401,
     'a token signed with another secret is refused')
