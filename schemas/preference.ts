@@ -152,7 +152,7 @@ export function listQuerySchema (maxPageSize: number) {
     }))
   })
 }
-const ListPreferencesQuerySchema = listQuerySchema(1000)
+export const ListPreferencesQuerySchema = listQuerySchema(1000)
 export type ListPreferencesQuery = Static<typeof ListPreferencesQuerySchema>
 
 export const PreferenceListSchema = Type.Object({
