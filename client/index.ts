@@ -2,10 +2,13 @@
 export { PreferencesApiError, type PreferencesClientErrorCode } from './api-error.js'
 export {
   createPreferencesClient, type CallOptions, type ListOptions, type PreferencesClient, type PreferencesClientOptions,
-  type UserRef
+  type ReadOptions, type SetOptions, type SetResult, type Updater, type UpdateOptions, type UserRef, type WriteOptions
 } from './preferences-client.js'
+export {
+  type IfSent, NOT_MODIFIED, type NotModified, PRECONDITION_FAILED, type PreconditionFailed, type WithEtag
+} from './outcomes.js'
 export type {
-  CreatePreferenceBody, ListPreferencesQuery, PatchPreferenceBody, Preference, PreferenceList
+  CreatePreferenceBody, ListPreferencesQuery, MergePatchResult, PatchPreferenceBody, Preference, PreferenceList
 } from '../schemas/preference.js'
 export type { ErrorBody } from '../schemas/error-body.js'
 export type { PreferencesErrorCode } from '../schemas/error-catalogue.js'

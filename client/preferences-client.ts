@@ -1,9 +1,12 @@
 import type { ErrorBody } from '../schemas/error-body.js'
 import type { PreferencesErrorCode } from '../schemas/error-catalogue.js'
 import type {
-  CreatePreferenceBody, ListPreferencesQuery, PatchPreferenceBody, Preference, PreferenceList
+  CreatePreferenceBody, ListPreferencesQuery, MergePatchResult, PatchPreferenceBody, Preference, PreferenceList
 } from '../schemas/preference.js'
 import { PreferencesApiError } from './api-error.js'
+import {
+  type IfSent, NOT_MODIFIED, type NotModified, PRECONDITION_FAILED, type PreconditionFailed, type WithEtag
+} from './outcomes.js'
 
 // A small typed client over fetch, one method per operation. Its types are the TypeBox
 // schemas' own (Static<...>): what the server validates is what the client accepts.
@@ -31,21 +34,82 @@ export interface CallOptions {
   signal?: AbortSignal
 }
 
-export type ListOptions = CallOptions & ListPreferencesQuery
+/** A read that may answer 304. */
+export interface ReadOptions extends CallOptions {
+  /** An `etag` from an earlier result (or `*`): resolves NOT_MODIFIED while it is still current. */
+  ifNoneMatch?: string
+}
 
+/** A write to one existing preference. */
+export interface WriteOptions extends CallOptions {
+  /** The `etag` you read (or `*`): writes only if the preference is still that, else resolves PRECONDITION_FAILED. */
+  ifMatch?: string
+}
+
+/** `set` may also create. */
+export interface SetOptions extends WriteOptions {
+  /** `*`: create only; resolves PRECONDITION_FAILED when the key exists. */
+  ifNoneMatch?: string
+}
+
+export interface UpdateOptions extends CallOptions {
+  /** How many times to read again and retry when another write came first (default 3). */
+  retries?: number
+}
+
+export type ListOptions = ReadOptions & ListPreferencesQuery
+
+/** What `set` and `update` resolve to: the stored preference, and whether this call created it. */
+export type SetResult = WithEtag<Preference> & { created: boolean }
+
+/**
+ * Computes the new value from the stored one (`undefined` when the key is not set). It may run
+ * more than once: keep it free of side effects.
+ */
+export type Updater = (value: unknown, current: WithEtag<Preference> | undefined) => unknown
+
+/**
+ * Methods by key first (what a frontend mostly needs), then by id. A conditional option adds its
+ * outcome to the result type: `get(key, { ifNoneMatch })` may resolve NOT_MODIFIED, a write with
+ * `ifMatch` PRECONDITION_FAILED; without them these cannot happen and are not in the type.
+ */
 export interface PreferencesClient {
-  /** POST /user/{user_id}/preference/: 201, the new preference. */
-  create: (body: CreatePreferenceBody, options?: CallOptions) => Promise<Preference>
-  /** GET /user/{user_id}/preference/: one page (`key`, `search`, `limit`, `offset`). */
-  list: (options?: ListOptions) => Promise<PreferenceList>
-  /** GET /user/{user_id}/preference/{id}/. */
-  get: (id: number, options?: CallOptions) => Promise<Preference>
-  /** PATCH /user/{user_id}/preference/{id}/: change `key` and/or `value`. */
-  update: (id: number, patch: PatchPreferenceBody, options?: CallOptions) => Promise<Preference>
-  /** PUT /user/{user_id}/preference/{id}/: replace both; never creates. */
-  replace: (id: number, body: CreatePreferenceBody, options?: CallOptions) => Promise<Preference>
-  /** DELETE /user/{user_id}/preference/{id}/. */
-  delete: (id: number, options?: CallOptions) => Promise<void>
+  /** GET by-key/{key}/: the preference, or `undefined` when the key is not set. */
+  get: <O extends ReadOptions = CallOptions>(key: string, options?: O) =>
+  Promise<WithEtag<Preference> | undefined | IfSent<O, 'ifNoneMatch', NotModified>>
+  /** PUT by-key/{key}/: creates or replaces the value; `created` tells which. */
+  set: <O extends SetOptions = CallOptions>(key: string, value: unknown, options?: O) =>
+  Promise<SetResult | IfSent<O, 'ifMatch' | 'ifNoneMatch', PreconditionFailed>>
+  /** DELETE by-key/{key}/: `true`, or `false` when the key was not set. */
+  delete: <O extends WriteOptions = CallOptions>(key: string, options?: O) =>
+  Promise<boolean | IfSent<O, 'ifMatch', PreconditionFailed>>
+  /**
+   * Read, compute, write with `ifMatch` (or create-only when absent); on a 412, again from the
+   * read, at most `retries` times, then a PreferencesApiError PREFERENCE_PRECONDITION_FAILED.
+   */
+  update: (key: string, fn: Updater, options?: UpdateOptions) => Promise<SetResult>
+  /**
+   * PATCH of the collection with an RFC 7396 merge patch (`null` deletes a key, an object merges
+   * into a stored object). All or nothing. The results carry no ETag: the server sends none.
+   */
+  merge: (patch: Record<string, unknown>, options?: CallOptions) => Promise<MergePatchResult>
+  /** GET of the collection: one page (`key`, `search`, `limit`, `offset`). */
+  list: <O extends ListOptions = CallOptions>(options?: O) =>
+  Promise<WithEtag<PreferenceList> | IfSent<O, 'ifNoneMatch', NotModified>>
+  /** POST of the collection: 201, the new preference (a PreferencesApiError 409 when the key exists). */
+  create: (body: CreatePreferenceBody, options?: CallOptions) => Promise<WithEtag<Preference>>
+  /** GET {id}/ (a PreferencesApiError 404 when there is none). */
+  getById: <O extends ReadOptions = CallOptions>(id: number, options?: O) =>
+  Promise<WithEtag<Preference> | IfSent<O, 'ifNoneMatch', NotModified>>
+  /** PATCH {id}/: changes `key` and/or `value`. */
+  patchById: <O extends WriteOptions = CallOptions>(id: number, patch: PatchPreferenceBody, options?: O) =>
+  Promise<WithEtag<Preference> | IfSent<O, 'ifMatch', PreconditionFailed>>
+  /** PUT {id}/: replaces both; never creates. */
+  replaceById: <O extends WriteOptions = CallOptions>(id: number, body: CreatePreferenceBody, options?: O) =>
+  Promise<WithEtag<Preference> | IfSent<O, 'ifMatch', PreconditionFailed>>
+  /** DELETE {id}/ (a PreferencesApiError 404 when there is none). */
+  deleteById: <O extends WriteOptions = CallOptions>(id: number, options?: O) =>
+  Promise<undefined | IfSent<O, 'ifMatch', PreconditionFailed>>
 }
 
 /** One HTTP exchange, as the operations describe it. */
@@ -53,16 +117,34 @@ interface Call {
   method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE'
   /** Below /user/{user_id}/preference, starting with `/`. */
   path: string
-  options: CallOptions | undefined
+  options: (ReadOptions & SetOptions) | undefined
   query?: Record<string, string | number | undefined>
   body?: unknown
-  /** The success statuses; any other answer throws. */
-  expect: readonly number[]
+  /** The body's media type (default JSON). */
+  type?: string
+  /** The success statuses; any other answer throws (or is a conditional outcome). */
+  ok: readonly number[]
 }
+
+/** A success answer, for an operation to make its result from. */
+interface Answer { status: number, body: unknown, etag: string }
+
+const tagged = (answer: Answer) => ({ ...answer.body as object, etag: answer.etag })
+const bodyOf = (answer: Answer) => answer.body
 
 function isErrorBody (body: unknown): body is ErrorBody {
   const b = body as Partial<ErrorBody> | null
   return b !== null && typeof b === 'object' && typeof b.code === 'string' && typeof b.message === 'string'
+}
+
+/** `value` in place of a 404 PREFERENCE_NOT_FOUND (only the API's: a wrong baseUrl still throws). */
+async function unlessNotFound<T, V> (promise: Promise<T>, value: V): Promise<T | V> {
+  try {
+    return await promise
+  } catch (error) {
+    if (error instanceof PreferencesApiError && error.code === 'PREFERENCE_NOT_FOUND') return value
+    throw error
+  }
 }
 
 function userSegment (user: UserRef): string {
@@ -74,7 +156,14 @@ function userSegment (user: UserRef): string {
 
 function idSegment (id: number): string {
   if (!(Number.isSafeInteger(id) && id > 0)) throw new TypeError(`id must be a positive integer, got ${JSON.stringify(id)}`)
-  return String(id)
+  return `/${id}/`
+}
+
+function keySegment (key: string): string {
+  if (typeof key !== 'string' || key === '') throw new TypeError(`key must be a non-empty string, got ${JSON.stringify(key)}`)
+  // URL parsers drop "." and ".." path segments (percent-encoded too) before the server sees them.
+  if (key === '.' || key === '..') throw new TypeError(`the key "${key}" cannot be a path segment: use list({ key }) and merge()`)
+  return `/by-key/${encodeURIComponent(key)}/`
 }
 
 export function createPreferencesClient (options: PreferencesClientOptions): PreferencesClient {
@@ -83,7 +172,11 @@ export function createPreferencesClient (options: PreferencesClientOptions): Pre
   const defaultUser = options.userId ?? 'me'
   if (typeof fetchImpl !== 'function') throw new TypeError('no fetch: pass options.fetch')
 
-  async function call<T> (c: Call): Promise<T> {
+  /**
+   * Sends `c` and makes the result with `result`. R is what the operation's signature promises:
+   * the answer's shape is the server's word (the contract test holds it to its OpenAPI document).
+   */
+  async function call<R> (c: Call, result: (answer: Answer) => unknown): Promise<R> {
     const url = new URL(`${base}/user/${userSegment(c.options?.userId ?? defaultUser)}/preference${c.path}`)
     for (const [name, value] of Object.entries(c.query ?? {})) {
       if (value !== undefined) url.searchParams.set(name, String(value))
@@ -91,7 +184,16 @@ export function createPreferencesClient (options: PreferencesClientOptions): Pre
     const headers: Record<string, string> = { accept: 'application/json', ...options.headers }
     const token = typeof options.token === 'function' ? await options.token() : options.token
     if (token !== undefined) headers.authorization = `Bearer ${token}`
-    if (c.body !== undefined) headers['content-type'] = 'application/json'
+    if (c.body !== undefined) headers['content-type'] = c.type ?? 'application/json'
+    const conditions = { 'if-match': c.options?.ifMatch, 'if-none-match': c.options?.ifNoneMatch }
+    let conditional = false
+    for (const [name, value] of Object.entries(conditions)) {
+      if (value === undefined) continue
+      // An etag of '' is one that could not be read; sending no header would drop the check.
+      if (value === '') throw new TypeError(`${name} is empty: the ETag was not readable (cross-origin, the API must expose it: Access-Control-Expose-Headers: ETag)`)
+      headers[name] = value
+      conditional = true
+    }
 
     const response = await fetchImpl(url, {
       method: c.method,
@@ -100,6 +202,8 @@ export function createPreferencesClient (options: PreferencesClientOptions): Pre
       ...(c.options?.signal !== undefined && { signal: c.options.signal })
     })
     const text = await response.text()
+    const { status } = response
+    if (conditional && status === 304 && c.method === 'GET') return NOT_MODIFIED as R
     let body: unknown = text
     if (/\bjson\b/i.test(response.headers.get('content-type') ?? '') && text !== '') {
       try {
@@ -108,27 +212,49 @@ export function createPreferencesClient (options: PreferencesClientOptions): Pre
         body = text
       }
     }
-    if (c.expect.includes(response.status) && (response.status === 204 || typeof body === 'object')) {
-      return (response.status === 204 ? undefined : body) as T
+    if (c.ok.includes(status) && (status === 204 || (typeof body === 'object' && body !== null))) {
+      return result({ status, body, etag: response.headers.get('etag') ?? '' }) as R
     }
-    if (isErrorBody(body)) throw new PreferencesApiError(response.status, body.code as PreferencesErrorCode, body.message, body)
-    throw new PreferencesApiError(response.status, 'PREFERENCE_UNEXPECTED_RESPONSE',
-      `Unexpected answer ${response.status} to ${c.method} ${url.pathname}`, body)
+    if (isErrorBody(body)) {
+      if (conditional && body.code === 'PREFERENCE_PRECONDITION_FAILED') return PRECONDITION_FAILED as R
+      throw new PreferencesApiError(status, body.code as PreferencesErrorCode, body.message, body)
+    }
+    throw new PreferencesApiError(status, 'PREFERENCE_UNEXPECTED_RESPONSE',
+      `Unexpected answer ${status} to ${c.method} ${url.pathname}`, body)
   }
 
-  // New operations (by key, bulk) are one more entry each: a Call and its result type.
-  return {
-    create: async (body, o) => call<Preference>({ method: 'POST', path: '/', options: o, body, expect: [201] }),
-    list: async (o = {}) => call<PreferenceList>({
+  // An operation is one entry: its Call, and how its result is made from the answer.
+  const client: PreferencesClient = {
+    get: async (key, o) => unlessNotFound(call({ method: 'GET', path: keySegment(key), options: o, ok: [200] }, tagged), undefined),
+    set: async (key, value, o) => call({ method: 'PUT', path: keySegment(key), options: o, body: { value }, ok: [200, 201] },
+      (answer) => ({ ...tagged(answer), created: answer.status === 201 })),
+    delete: async (key, o) => unlessNotFound(call({ method: 'DELETE', path: keySegment(key), options: o, ok: [204] }, () => true), false),
+    update: async (key, fn, { retries = 3, ...o } = {}) => {
+      for (let attempt = 0; ; attempt++) {
+        const current = await client.get(key, o)
+        const value = await fn(current?.value, current)
+        const written = await client.set(key, value, current === undefined ? { ...o, ifNoneMatch: '*' } : { ...o, ifMatch: current.etag })
+        if (written !== PRECONDITION_FAILED) return written
+        if (attempt >= retries) {
+          throw new PreferencesApiError(412, 'PREFERENCE_PRECONDITION_FAILED',
+            `"${key}" changed under each of ${attempt + 1} attempts to update it`)
+        }
+      }
+    },
+    merge: async (patch, o) =>
+      call({ method: 'PATCH', path: '/', options: o, body: patch, type: 'application/merge-patch+json', ok: [200] }, bodyOf),
+    list: async (o) => call({
       method: 'GET',
       path: '/',
       options: o,
-      query: { key: o.key, search: o.search, limit: o.limit, offset: o.offset },
-      expect: [200]
-    }),
-    get: async (id, o) => call<Preference>({ method: 'GET', path: `/${idSegment(id)}/`, options: o, expect: [200] }),
-    update: async (id, patch, o) => call<Preference>({ method: 'PATCH', path: `/${idSegment(id)}/`, options: o, body: patch, expect: [200] }),
-    replace: async (id, body, o) => call<Preference>({ method: 'PUT', path: `/${idSegment(id)}/`, options: o, body, expect: [200] }),
-    delete: async (id, o) => call<undefined>({ method: 'DELETE', path: `/${idSegment(id)}/`, options: o, expect: [204] })
+      query: { key: o?.key, search: o?.search, limit: o?.limit, offset: o?.offset },
+      ok: [200]
+    }, tagged),
+    create: async (body, o) => call({ method: 'POST', path: '/', options: o, body, ok: [201] }, tagged),
+    getById: async (id, o) => call({ method: 'GET', path: idSegment(id), options: o, ok: [200] }, tagged),
+    patchById: async (id, patch, o) => call({ method: 'PATCH', path: idSegment(id), options: o, body: patch, ok: [200] }, tagged),
+    replaceById: async (id, body, o) => call({ method: 'PUT', path: idSegment(id), options: o, body, ok: [200] }, tagged),
+    deleteById: async (id, o) => call({ method: 'DELETE', path: idSegment(id), options: o, ok: [204] }, () => undefined)
   }
+  return client
 }

@@ -82,19 +82,25 @@ t.test('both examples as people run them: the host, then the client against it',
 
   const client = start(t, 'examples/client.ts', { PREFERENCES_URL: `${address}/api/v2`, TOKEN: hostToken })
   t.equal(await within(client.exited, 30_000, 'examples/client.ts'), 0, `the client example succeeds: ${client.output()}`)
-  t.match(client.output(), /created "theme" \(#\d+\) for user 1/)
-  t.match(client.output(), /a second "theme" is refused: 409 PREFERENCE_KEY_EXISTS/)
-  t.match(client.output(), /user 1 has 2 preferences: theme, language/)
-  t.match(client.output(), /deleted "theme"/)
+  t.same(client.output().trim().split('\n').map((line) => line.replace(/#\d+/, '#N')), [
+    'created "theme" (#N) for user 1',
+    'changed "theme" to {"mode":"light"}',
+    '"visits" is now 1',
+    'a second "language" is refused: 409 PREFERENCE_KEY_EXISTS',
+    'merged: set language; deleted visits',
+    'user 1 has 2 preferences: theme, language',
+    'the list is unchanged (304)',
+    'deleted "theme"'
+  ])
 
   // The example's run() in-process, for user 2 (a token as the host signs them).
   const lines: string[] = []
   const user2 = createSigner({ key: HOST_SECRET, expiresIn: 600_000 })({ uid: 2 })
   const left = await run({ baseUrl: `${address}/api/v2`, token: user2, log: (line) => lines.push(line) })
-  t.equal(lines.length, 5)
+  t.equal(lines.length, 8)
   t.match(lines[0], /created "theme" \(#\d+\) for user 2/)
-  t.same(left.map((p) => [p.user_id, p.key]), [[2, 'language']], 'what it leaves behind')
-  // User 1's language is still there: running it again for user 1 stops at its second create.
+  t.same(left.map((p) => [p.user_id, p.key, p.value]), [[2, 'language', 'en']], 'what it leaves behind')
+  // User 1's language is still there: running it again for user 1 stops at its first create.
   await t.rejects(run({ baseUrl: `${address}/api/v2`, token: hostToken, log: () => {} }), { code: 'PREFERENCE_KEY_EXISTS', status: 409 })
 
   const docs = await fetch(`${address}/documentation/json`, { signal: AbortSignal.timeout(10_000) })

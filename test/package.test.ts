@@ -110,7 +110,10 @@ app.get('/who', async (request) => {
   return { id, user, db: typeof app.preferencesDb }
 })
 const client: PreferencesClient = createPreferencesClient({ baseUrl: 'http://localhost/api/v2' })
-export const first: Promise<Preference> = client.get(1)
+export const first: Promise<Preference> = client.getById(1)
+export const byKey: Promise<Preference | undefined> = client.get('theme')
+// @ts-expect-error: get takes a key; an id goes to getById
+client.get(1)
 // @ts-expect-error: a key is a string
 client.create({ key: 5, value: 1 })
 `
