@@ -2,9 +2,10 @@ import type { Kysely } from 'kysely'
 import { KeyExistsError, LimitReachedError } from '../schemas/errors.js'
 import type { Preference } from '../schemas/preference.js'
 import {
-  countPreferences, insertPreference, lockUserForCreate, type Precondition, retryOnUniqueViolation,
+  countPreferences, insertPreference, lockUserForCreate, type Precondition, retryOnUniqueViolation, type Revised,
   selectForWrite, toPreference
 } from './preference-repository.js'
+import { recordRevision, type RevisionLog } from './revision-repository.js'
 import type { Database } from './types.js'
 
 type Db = Kysely<Database>
@@ -22,9 +23,9 @@ export interface UpsertResult {
  * other replaces.
  */
 export async function upsertPreferenceByKey (
-  db: Db, userId: number, key: string, valueJson: string, maxPerUser: number,
+  db: Db, userId: number, key: string, valueJson: string, maxPerUser: number, log: RevisionLog,
   precondition?: Precondition, now: Date = new Date()
-): Promise<UpsertResult> {
+): Promise<Revised<UpsertResult>> {
   const timestamp = now.toISOString()
   return retryOnUniqueViolation(() => db.transaction().execute(async (trx) => {
     await lockUserForCreate(trx, userId)
@@ -37,11 +38,14 @@ export async function upsertPreferenceByKey (
         .where('id', '=', current.id)
         .returningAll()
         .executeTakeFirstOrThrow()
-      return { preference: toPreference(row), created: false }
+      const rev = await recordRevision(trx, userId, log, [{ op: 'set', key, id: Number(row.id), valueJson }], timestamp)
+      return { result: { preference: toPreference(row), created: false }, rev }
     }
     if (await countPreferences(trx, userId) >= maxPerUser) {
       throw new LimitReachedError(maxPerUser, `: this user already holds that many, so ${JSON.stringify(key)} cannot be created`)
     }
-    return { preference: await insertPreference(trx, userId, { key, valueJson }, timestamp), created: true }
+    const preference = await insertPreference(trx, userId, { key, valueJson }, timestamp)
+    const rev = await recordRevision(trx, userId, log, [{ op: 'set', key, id: preference.id, valueJson }], timestamp)
+    return { result: { preference, created: true }, rev }
   }), () => new KeyExistsError(key))
 }

@@ -3,8 +3,9 @@ import { KeyExistsError, LimitReachedError } from '../schemas/errors.js'
 import type { Preference } from '../schemas/preference.js'
 import {
   countPreferences, insertPreference, isPostgres, lockUserForCreate, type NewPreference,
-  retryOnUniqueViolation, toPreference
+  retryOnUniqueViolation, type Revised, toPreference
 } from './preference-repository.js'
+import { type ChangeEntry, currentRevision, recordRevision, type RevisionLog } from './revision-repository.js'
 import type { Database } from './types.js'
 
 type Db = Kysely<Database>
@@ -41,8 +42,8 @@ function chunks<T> (items: T[]): T[][] {
  */
 export async function applyPreferencePatch (
   db: Db, userId: number, keys: string[], plan: (current: ReadonlyMap<string, Preference>) => PatchPlan,
-  maxPerUser: number, now: Date = new Date()
-): Promise<PatchOutcome> {
+  maxPerUser: number, log: RevisionLog, now: Date = new Date()
+): Promise<Revised<PatchOutcome>> {
   const timestamp = now.toISOString()
   return retryOnUniqueViolation(() => db.transaction().execute(async (trx) => {
     await lockUserForCreate(trx, userId)
@@ -87,6 +88,14 @@ export async function applyPreferencePatch (
         .executeTakeFirstOrThrow()
       results.push(toPreference(row))
     }
-    return { results, deleted }
+    // One revision for the whole patch; a patch that changed nothing makes none.
+    const changes: ChangeEntry[] = [
+      ...deleted.map((key) => ({ op: 'delete' as const, key, id: (current.get(key) as Preference).id })),
+      ...writes.map((write, i) => ({ op: 'set' as const, key: write.key, id: results[i].id, valueJson: write.valueJson }))
+    ]
+    const rev = changes.length === 0
+      ? (await currentRevision(trx, userId, log.maxRevisions)).rev
+      : await recordRevision(trx, userId, log, changes, timestamp)
+    return { result: { results, deleted }, rev }
   }), () => new KeyExistsError(keys[0] ?? ''))
 }

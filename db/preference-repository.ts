@@ -1,8 +1,9 @@
 import { type Kysely, PostgresAdapter, sql } from 'kysely'
 import { KeyExistsError, LimitReachedError } from '../schemas/errors.js'
 import type { Preference } from '../schemas/preference.js'
-import { JsonText } from '../lib/json-text.js'
-import { compiledCommand, compiledQuery, compiledTransaction, kyselyOf, type Queryable } from './direct/compiled-statements.js'
+import { JsonText, jsonTextOf } from '../lib/json-text.js'
+import { compiledQuery, compiledTransaction, kyselyOf, type Queryable } from './direct/compiled-statements.js'
+import { recordRevision, type RevisionLog } from './revision-repository.js'
 import type { Database, UserPreferenceRow } from './types.js'
 
 // Every query here is scoped by user_id and served by the (user_id, key) unique index or
@@ -198,29 +199,39 @@ const insertBelowLimit = compiledQuery<'userId' | 'key' | 'value' | 'now' | 'max
     .returningAll()
 })
 
+/** A write's result and the revision it made. */
+export interface Revised<T> {
+  result: T
+  rev: number
+}
+
 /**
  * Inserts a preference unless the key exists (KeyExistsError) or the user is at the limit
- * (LimitReachedError). The limit check and the insert are one statement: atomic on SQLite,
- * whose writes are serialised; on PostgreSQL it runs under the per-user create lock, so that
- * concurrent creates cannot both see room for one more.
+ * (LimitReachedError), and logs the revision, in one transaction. The limit check and the
+ * insert are one statement; on PostgreSQL under the per-user create lock, so that concurrent
+ * creates cannot both see room for one more.
  */
 export async function createPreference (
-  db: Db, userId: number, input: NewPreference, maxPerUser: number, now: Date = new Date()
-): Promise<Preference> {
-  const values = { userId, key: input.key, value: input.valueJson, now: now.toISOString(), max: maxPerUser }
-  let row: UserPreferenceRow | undefined
+  db: Db, userId: number, input: NewPreference, maxPerUser: number, log: RevisionLog, now: Date = new Date()
+): Promise<Revised<Preference>> {
+  const timestamp = now.toISOString()
+  const values = { userId, key: input.key, value: input.valueJson, now: timestamp, max: maxPerUser }
+  let created: Revised<Preference> | undefined
   try {
-    [row] = isPostgres(db)
-      ? await compiledTransaction(db, async (trx) => {
-        await lockUserForCreate(trx, userId)
-        return insertBelowLimit(trx, values)
-      })
-      : await insertBelowLimit(db, values)
+    created = await compiledTransaction(db, async (trx) => {
+      await lockUserForCreate(trx, userId)
+      const [row] = await insertBelowLimit(trx, values)
+      if (row === undefined) return undefined
+      const preference = toPreference(row)
+      const rev = await recordRevision(trx, userId, log,
+        [{ op: 'set', key: preference.key, id: preference.id, valueJson: input.valueJson }], timestamp)
+      return { result: preference, rev }
+    })
   } catch (error) {
     if (isUniqueViolation(error)) throw new KeyExistsError(input.key)
     throw error
   }
-  if (row !== undefined) return toPreference(row)
+  if (created !== undefined) return created
   // Nothing inserted: the user is at the limit. A duplicate key is still the more useful answer.
   if (await findPreferenceByKey(db, userId, input.key) !== undefined) throw new KeyExistsError(input.key)
   throw new LimitReachedError(maxPerUser, ': this user already holds that many')
@@ -250,19 +261,30 @@ async function applyChanges (
 }
 
 /**
- * Applies the changes; undefined when the user has no preference with that id. With a
- * precondition, reading, checking and writing happen in one transaction.
+ * Applies the changes and logs the revision, in one transaction; undefined when the user has
+ * no preference with that id. A rename is logged as the old key's delete and the new key's set.
  */
 export async function updatePreference (
-  db: Db, userId: number, id: number, changes: PreferenceChanges, precondition?: Precondition, now: Date = new Date()
-): Promise<Preference | undefined> {
+  db: Db, userId: number, id: number, changes: PreferenceChanges, log: RevisionLog, precondition?: Precondition,
+  now: Date = new Date()
+): Promise<Revised<Preference> | undefined> {
   try {
-    if (precondition === undefined) return await applyChanges(db, userId, id, changes, now)
     return await db.transaction().execute(async (trx) => {
-      const current = await selectForWrite(trx, userId, { id })
-      if (current === undefined) return undefined
-      precondition(toPreference(current))
-      return applyChanges(trx, userId, id, changes, now)
+      let before: Preference | undefined
+      if (precondition !== undefined || changes.key !== undefined) {
+        const current = await selectForWrite(trx, userId, { id })
+        if (current === undefined) return undefined
+        before = toPreference(current)
+        precondition?.(before)
+      }
+      const preference = await applyChanges(trx, userId, id, changes, now)
+      if (preference === undefined) return undefined
+      const entries = before !== undefined && before.key !== preference.key
+        ? [{ op: 'delete' as const, key: before.key, id }]
+        : []
+      const rev = await recordRevision(trx, userId, log,
+        [...entries, { op: 'set', key: preference.key, id, valueJson: jsonTextOf(preference.value) }], preference.last_updated_at)
+      return { result: preference, rev }
     })
   } catch (error) {
     if (isUniqueViolation(error)) throw new KeyExistsError(changes.key ?? '')
@@ -270,26 +292,30 @@ export async function updatePreference (
   }
 }
 
-const deleteById = compiledCommand<'userId' | 'id'>((db, p) =>
-  db.deleteFrom('user_preference').where('user_id', '=', p('userId')).where('id', '=', p('id')))
-const deleteByKey = compiledCommand<'userId' | 'key'>((db, p) =>
-  db.deleteFrom('user_preference').where('user_id', '=', p('userId')).where('key', '=', p('key')))
+const deleteById = compiledQuery<'userId' | 'id', { id: number | string, key: string }>((db, p) =>
+  db.deleteFrom('user_preference').where('user_id', '=', p('userId')).where('id', '=', p('id')).returning(['id', 'key']))
+const deleteByKey = compiledQuery<'userId' | 'key', { id: number | string, key: string }>((db, p) =>
+  db.deleteFrom('user_preference').where('user_id', '=', p('userId')).where('key', '=', p('key')).returning(['id', 'key']))
 
-const deleteTarget = (db: Queryable, userId: number, target: PreferenceTarget): Promise<number> =>
+const deleteTarget = async (db: Queryable, userId: number, target: PreferenceTarget) =>
   'id' in target ? deleteById(db, { userId, id: target.id }) : deleteByKey(db, { userId, key: target.key })
 
 /**
- * True when a preference was deleted; false when there was none. With a precondition,
- * reading, checking and deleting happen in one transaction.
+ * Deletes and logs the revision, in one transaction; undefined when there was nothing to
+ * delete. With a precondition, it checks the stored preference first.
  */
 export async function deletePreference (
-  db: Db, userId: number, target: PreferenceTarget, precondition?: Precondition
-): Promise<boolean> {
-  if (precondition === undefined) return await deleteTarget(db, userId, target) > 0
+  db: Db, userId: number, target: PreferenceTarget, log: RevisionLog, precondition?: Precondition, now: Date = new Date()
+): Promise<Revised<true> | undefined> {
   return db.transaction().execute(async (trx) => {
-    const current = await selectForWrite(trx, userId, target)
-    if (current === undefined) return false
-    precondition(toPreference(current))
-    return await deleteTarget(trx, userId, target) > 0
+    if (precondition !== undefined) {
+      const current = await selectForWrite(trx, userId, target)
+      if (current === undefined) return undefined
+      precondition(toPreference(current))
+    }
+    const [row] = await deleteTarget(trx, userId, target)
+    if (row === undefined) return undefined
+    const rev = await recordRevision(trx, userId, log, [{ op: 'delete', key: row.key, id: Number(row.id) }], now.toISOString())
+    return { result: true as const, rev }
   })
 }

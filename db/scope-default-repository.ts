@@ -70,6 +70,9 @@ const lockQuery = compiledQuery<'scopes' | 'key', { scope: string, key: string }
   db.selectFrom('preference_default').select(['scope', 'key'])
     .where('locked', '=', sql.lit(1)).where('key', '=', p('key')).where(inJsonArray(db, 'scope', p('scopes'))))
 
+/** The scope of the row findLayers adds for the user's revision (not a valid scope name). */
+export const REVISION_ROW = '#rev'
+
 /** What the effective view is made of: the user's own rows (scope null) and the scopes' defaults. */
 export interface LayerRow {
   scope: string | null
@@ -92,9 +95,13 @@ export async function findLayers (
     .select(['scope', 'key', 'value', 'locked'])
     .where('scope', 'in', [...scopes])
   if (keys !== undefined) {
-    if (keys.length === 0) return []
-    user = user.where('key', 'in', [...keys])
-    defaults = defaults.where('key', 'in', [...keys])
+    // No keys asked for: no layers, but the revision still.
+    user = keys.length === 0 ? user.where(sql<boolean>`1 = 0`) : user.where('key', 'in', [...keys])
+    defaults = keys.length === 0 ? defaults.where(sql<boolean>`1 = 0`) : defaults.where('key', 'in', [...keys])
   }
-  return user.unionAll(defaults).execute()
+  // The user's revision rides along (scope REVISION_ROW), so the view stays one round trip.
+  const revision = db.selectFrom('user_revision')
+    .select([sql<string>`${sql.lit(REVISION_ROW)}`.as('scope'), sql<string>`''`.as('key'), sql<string>`cast(rev as text)`.as('value'), sql<number>`0`.as('locked')])
+    .where('user_id', '=', userId)
+  return user.unionAll(defaults).unionAll(revision).execute()
 }

@@ -27,12 +27,35 @@ export interface PreferenceDefaultTable {
   last_updated_at: Timestamp
 }
 
+/** A user's revision: 0 before any change, +1 per committed change. */
+export interface UserRevisionTable {
+  user_id: BigId
+  rev: ColumnType<number | string, number, number>
+  /** The oldest revision still asked for (the erasure's, after an erase); 0 otherwise. */
+  floor: ColumnType<number | string, number, number>
+}
+
+/** One revision of a user's preferences. */
+export interface PreferenceChangeTable {
+  user_id: BigId
+  rev: ColumnType<number | string, number, never>
+  at: ColumnType<string | Date, string, never>
+  actor_id: ColumnType<number | string | null, number | null, never>
+  actor_admin: ColumnType<number | null, number | null, never>
+  /** JSON array of {op, key, id, value?}. */
+  changes: string
+  erased: ColumnType<number, number, never>
+}
+
 export interface Database {
   user_preference: UserPreferenceTable
   preference_default: PreferenceDefaultTable
+  user_revision: UserRevisionTable
+  preference_change: PreferenceChangeTable
 }
 
 export type UserPreferenceRow = Selectable<UserPreferenceTable>
 export type PreferenceDefaultRow = Selectable<PreferenceDefaultTable>
+export type PreferenceChangeRow = Selectable<PreferenceChangeTable>
 
 export type Dialect = 'sqlite' | 'postgres'

@@ -10,7 +10,7 @@ import {
   preferenceResponse, readPreferenceResponses
 } from '../schemas/responses.js'
 import { preferenceEtag, replyWithPreference, writePrecondition } from './conditional.js'
-import { forBothSlashes, itemLocation, type PreferenceRouteOptions, sendNoContent, writeContext } from './shared.js'
+import { forBothSlashes, itemLocation, type PreferenceRouteOptions, REVISION_HEADER, sendNoContent, writeContext } from './shared.js'
 
 /**
  * GET, PUT (upsert) and DELETE of a preference addressed by its key, percent-encoded as one
@@ -54,9 +54,9 @@ const byKeyRoutes: FastifyPluginAsyncTypebox<PreferenceRouteOptions> = async (fa
       }
     }, async (request, reply) => {
       const userId = request.preferencesUserId
-      const { preference, created } = await store.upsert(userId, request.preferenceKey, request.body.value,
+      const { result: { preference, created }, rev } = await store.upsert(userId, request.preferenceKey, request.body.value,
         writeContext(request, store), { text: bodyValueText(request.body), precondition: writePrecondition(request) })
-      reply.header('etag', preferenceEtag(preference))
+      reply.header('etag', preferenceEtag(preference)).header(REVISION_HEADER, rev)
       if (created) reply.code(201).header('location', itemLocation(fastify.prefix, userId, preference.id))
       return reply.send(preference)
     })
@@ -80,8 +80,8 @@ const byKeyRoutes: FastifyPluginAsyncTypebox<PreferenceRouteOptions> = async (fa
     }, async (request, reply) => {
       const deleted = await store.remove(request.preferencesUserId, { key: request.preferenceKey },
         writeContext(request, store), writePrecondition(request))
-      if (!deleted) throw new NotFoundError()
-      return sendNoContent(reply)
+      if (deleted === undefined) throw new NotFoundError()
+      return sendNoContent(reply.header(REVISION_HEADER, deleted.rev))
     })
   })
 }

@@ -10,7 +10,7 @@ import {
   authErrorResponses, bodyErrorResponses, conflictResponse, createdResponse, notModifiedResponse, withEtag
 } from '../schemas/responses.js'
 import { listEtag, notModified, preferenceEtag, sendNotModified } from './conditional.js'
-import { forBothSlashes, itemLocation, type PreferenceRouteOptions, writeContext } from './shared.js'
+import { forBothSlashes, itemLocation, type PreferenceRouteOptions, REVISION_HEADER, writeContext } from './shared.js'
 
 /** Absolute URL of this list request with `offset` moved; other parameters kept. */
 function pageUrl (request: FastifyRequest, offset: number): string {
@@ -45,9 +45,9 @@ const collectionRoutes: FastifyPluginAsyncTypebox<PreferenceRouteOptions> = asyn
     }, async (request, reply) => {
       const userId = request.preferencesUserId
       const { key, value } = request.body
-      const preference = await store.create(userId, key, value, writeContext(request, store), bodyValueText(request.body))
+      const { result: preference, rev } = await store.create(userId, key, value, writeContext(request, store), bodyValueText(request.body))
       return reply.code(201).header('location', itemLocation(fastify.prefix, userId, preference.id))
-        .header('etag', preferenceEtag(preference)).send(preference)
+        .header('etag', preferenceEtag(preference)).header(REVISION_HEADER, rev).send(preference)
     })
 
     fastify.get(collection, {

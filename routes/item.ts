@@ -10,7 +10,7 @@ import {
   preferenceResponse, readPreferenceResponses
 } from '../schemas/responses.js'
 import { preferenceEtag, replyWithPreference, writePrecondition } from './conditional.js'
-import { forBothSlashes, type PreferenceRouteOptions, sendNoContent, writeContext } from './shared.js'
+import { forBothSlashes, type PreferenceRouteOptions, REVISION_HEADER, sendNoContent, writeContext } from './shared.js'
 
 /** GET, PATCH, PUT and DELETE of /user/{user_id}/preference/{id}/. */
 const itemRoutes: FastifyPluginAsyncTypebox<PreferenceRouteOptions> = async (fastify) => {
@@ -53,11 +53,11 @@ const itemRoutes: FastifyPluginAsyncTypebox<PreferenceRouteOptions> = async (fas
       const { key, value } = request.body
       const hasValue = Object.hasOwn(request.body, 'value')
       if (key === undefined && !hasValue) throw new EmptyPatchError()
-      const preference = await store.update(request.preferencesUserId, request.preferenceId,
+      const updated = await store.update(request.preferencesUserId, request.preferenceId,
         { ...(key !== undefined && { key }), ...(hasValue && { value }) }, writeContext(request, store),
         { text: bodyValueText(request.body), precondition: writePrecondition(request) })
-      if (preference === undefined) throw new NotFoundError()
-      return reply.header('etag', preferenceEtag(preference)).send(preference)
+      if (updated === undefined) throw new NotFoundError()
+      return reply.header('etag', preferenceEtag(updated.result)).header(REVISION_HEADER, updated.rev).send(updated.result)
     })
 
     fastify.put(item, {
@@ -80,10 +80,10 @@ const itemRoutes: FastifyPluginAsyncTypebox<PreferenceRouteOptions> = async (fas
       }
     }, async (request, reply) => {
       const { key, value } = request.body
-      const preference = await store.update(request.preferencesUserId, request.preferenceId, { key, value },
+      const updated = await store.update(request.preferencesUserId, request.preferenceId, { key, value },
         writeContext(request, store), { text: bodyValueText(request.body), precondition: writePrecondition(request) })
-      if (preference === undefined) throw new NotFoundError()
-      return reply.header('etag', preferenceEtag(preference)).send(preference)
+      if (updated === undefined) throw new NotFoundError()
+      return reply.header('etag', preferenceEtag(updated.result)).header(REVISION_HEADER, updated.rev).send(updated.result)
     })
 
     fastify.delete(item, {
@@ -105,8 +105,8 @@ const itemRoutes: FastifyPluginAsyncTypebox<PreferenceRouteOptions> = async (fas
     }, async (request, reply) => {
       const deleted = await store.remove(request.preferencesUserId, { id: request.preferenceId },
         writeContext(request, store), writePrecondition(request))
-      if (!deleted) throw new NotFoundError()
-      return sendNoContent(reply)
+      if (deleted === undefined) throw new NotFoundError()
+      return sendNoContent(reply.header(REVISION_HEADER, deleted.rev))
     })
   })
 }

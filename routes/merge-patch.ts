@@ -3,7 +3,7 @@ import type {} from '@fastify/swagger'
 import { MERGE_PATCH_TYPE } from '../schemas/media-types.js'
 import { mergePatchBodySchema, MergePatchResultSchema, UserParamsSchema } from '../schemas/preference.js'
 import { authErrorResponses, conflictResponse, mergePatchBodyErrorResponses } from '../schemas/responses.js'
-import { forBothSlashes, type PreferenceRouteOptions, writeContext } from './shared.js'
+import { forBothSlashes, type PreferenceRouteOptions, REVISION_HEADER, writeContext } from './shared.js'
 
 /**
  * PATCH /user/{user_id}/preference/ with an RFC 7396 merge patch of the user's preferences.
@@ -37,8 +37,11 @@ const mergePatchRoutes: FastifyPluginAsyncTypebox<PreferenceRouteOptions> = asyn
           ...mergePatchBodyErrorResponses
         }
       }
-    }, async (request) =>
-      store.mergePatch(request.preferencesUserId, request.body as Record<string, unknown>, writeContext(request, store)))
+    }, async (request, reply) => {
+      const { result, rev } = await store.mergePatch(request.preferencesUserId, request.body as Record<string, unknown>,
+        writeContext(request, store))
+      return reply.header(REVISION_HEADER, rev).send(result)
+    })
   })
 }
 

@@ -21,6 +21,9 @@ export function forBothSlashes (register: (slash: '/' | '', doc: RouteDoc) => vo
   register('', { hide: true, tags, security })
 }
 
+/** Every write answer says the user's revision after it. */
+export const REVISION_HEADER = 'preference-revision'
+
 /** The path of a preference by id under the mount prefix, with the real user id (never `me`). */
 export const itemLocation = (prefix: string, userId: number, id: number): string =>
   `${prefix}/user/${userId}/preference/${id}/`

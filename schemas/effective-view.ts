@@ -16,6 +16,7 @@ export const EffectiveEntrySchema = Type.Object({
 export type EffectiveEntry = Static<typeof EffectiveEntrySchema>
 
 export const EffectiveViewSchema = Type.Object({
+  rev: Type.Integer({ description: 'The user\'s revision (see the change feed): 0 before any change' }),
   preferences: Type.Object({}, {
     additionalProperties: EffectiveEntrySchema,
     description: 'Every key the user set, every registered key with a default, every key an applicable scope sets'
@@ -23,12 +24,13 @@ export const EffectiveViewSchema = Type.Object({
 }, {
   title: 'Effective preferences',
   description: 'What applies to the user: registry default, then site, then the user\'s groups, then the user\'s own value; a lock wins over all',
-  examples: [{ preferences: { theme: { value: 'dark', source: 'user', locked: false } } }]
+  examples: [{ rev: 3, preferences: { theme: { value: 'dark', source: 'user', locked: false } } }]
 })
 Object.assign(EffectiveViewSchema, { [SERIALIZE]: 'effective-view' })
 // Written out: TypeBox's Static does not carry `additionalProperties` (a Type.Record would, but
 // its patternProperties are not OpenAPI 3.0).
 export interface EffectiveView {
+  rev: number
   preferences: Record<string, EffectiveEntry>
 }
 

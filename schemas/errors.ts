@@ -25,6 +25,10 @@ export const KeyReadOnlyError = declare<'PREFERENCE_KEY_READ_ONLY', [string]>('P
 /** Arguments: the key, quoted, then the scope that locks it. */
 export const KeyLockedError = declare<'PREFERENCE_KEY_LOCKED', [string, string]>('PREFERENCE_KEY_LOCKED')
 export const DefaultNotFoundError = declare('PREFERENCE_DEFAULT_NOT_FOUND')
+/** Arguments: the revision asked for, why it cannot be served ("no longer kept", "beyond the current one"), the current revision. */
+export const ChangesExpiredError = declare<'PREFERENCE_CHANGES_EXPIRED', [number, string, number]>('PREFERENCE_CHANGES_EXPIRED')
+/** Argument: the limit. */
+export const TooManyStreamsError = declare<'PREFERENCE_TOO_MANY_STREAMS', [number]>('PREFERENCE_TOO_MANY_STREAMS')
 export const EmptyPatchError = declare('PREFERENCE_EMPTY_PATCH')
 export const NotFoundError = declare('PREFERENCE_NOT_FOUND')
 /** Argument: the key. */

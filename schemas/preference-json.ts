@@ -1,6 +1,7 @@
 import { jsonTextOf } from '../lib/json-text.js'
 import type { EffectiveView } from './effective-view.js'
 import { type Preference, type PreferenceList, SERIALIZE, type SerializeAs } from './preference.js'
+import type { ChangesPage, RevisionRow } from './revision.js'
 import type { ScopeDefault, ScopeDefaultList } from './scope-default.js'
 
 // Responses that carry stored values are written by hand, field for field as their TypeBox
@@ -48,10 +49,20 @@ export function effectiveViewJson (view: EffectiveView): string {
       entries += `${entries === '' ? '' : ','}${quote(key)}:{"value":${jsonTextOf(e.value)},"source":${quote(e.source)},` +
         `"locked":${e.locked}${e.user_value_invalid === true ? ',"user_value_invalid":true' : ''}}`
     }
-    json = `{"preferences":{${entries}}}`
+    json = `{"rev":${view.rev},"preferences":{${entries}}}`
     viewJson.set(view, json)
   }
   return json
+}
+
+/** One revision of the change log, its changes as stored. */
+export function revisionJson (r: RevisionRow): string {
+  const actor = r.actorId === null ? 'null' : `{"id":${r.actorId},"admin":${r.actorAdmin === true}}`
+  return `{"rev":${r.rev},"at":${quote(r.at)},"actor":${actor},"changes":${r.changes}${r.erased ? ',"erased":true' : ''}}`
+}
+
+function changesPageJson (page: ChangesPage): string {
+  return `{"rev":${page.rev},"results":[${page.results.map(revisionJson).join(',')}],"next":${quote(page.next)}}`
 }
 
 const BY_HAND: Record<SerializeAs, (data: never) => string> = {
@@ -59,7 +70,8 @@ const BY_HAND: Record<SerializeAs, (data: never) => string> = {
   'preference-list': preferenceListJson,
   'scope-default': scopeDefaultJson,
   'scope-default-list': scopeDefaultListJson,
-  'effective-view': effectiveViewJson
+  'effective-view': effectiveViewJson,
+  'changes-page': changesPageJson
 }
 
 /** The hand-written serializer of a response schema marked with SERIALIZE, else undefined. */

@@ -1,4 +1,4 @@
-import type { LayerRow } from '../db/scope-default-repository.js'
+import { type LayerRow, REVISION_ROW } from '../db/scope-default-repository.js'
 import { JsonText } from '../lib/json-text.js'
 import type { EffectiveEntry, EffectiveView } from '../schemas/effective-view.js'
 import type { CompiledRegistry } from './key-registry.js'
@@ -28,8 +28,10 @@ export function computeEffectiveView (
     }
     return layers
   }
+  let rev = 0
   for (const row of rows) {
-    if (row.scope === null) layersOf(row.key).user = row.value
+    if (row.scope === REVISION_ROW) rev = Number(row.value)
+    else if (row.scope === null) layersOf(row.key).user = row.value
     else layersOf(row.key).scopes.set(row.scope, { value: row.value, locked: Number(row.locked) === 1 })
   }
   let candidates: Iterable<string>
@@ -47,7 +49,7 @@ export function computeEffectiveView (
     const entry = entryOf(registry, scopes, key, byKey.get(key) ?? { scopes: new Map() })
     if (entry !== undefined) preferences[key] = entry
   }
-  return { preferences }
+  return { rev, preferences }
 }
 
 function entryOf (registry: CompiledRegistry, scopes: readonly string[], key: string, layers: KeyLayers): EffectiveEntry | undefined {

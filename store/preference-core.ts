@@ -5,8 +5,13 @@ import { applyPreferencePatch, type PatchOutcome, type PatchPlan } from '../db/m
 import { migrateToLatest } from '../db/migrate.js'
 import {
   createPreference, deletePreference, findPreference, findPreferenceByKey, listPreferences, type ListFilter,
-  type Precondition, type PreferencePage, type PreferenceTarget, updatePreference
+  type Precondition, type PreferencePage, type PreferenceTarget, type Revised, updatePreference
 } from '../db/preference-repository.js'
+import {
+  currentRevision, listRevisions, revisionsNaming, type RevisionLog, toRevisionRow
+} from '../db/revision-repository.js'
+import type { HistoryEntry, RevisionRow } from '../schemas/revision.js'
+import { ChangeBus } from './change-bus.js'
 import {
   deleteScopeDefault, findLayers, findLocks, findScopeDefault, listScopeDefaults, upsertScopeDefault
 } from '../db/scope-default-repository.js'
@@ -15,7 +20,7 @@ import { mergePatch } from '../lib/json-merge-patch.js'
 import { plainValue } from '../lib/json-text.js'
 import type { EffectiveView } from '../schemas/effective-view.js'
 import {
-  KeyLockedError, KeyReadOnlyError, MalformedBodyError, ValidationError
+  ChangesExpiredError, KeyLockedError, KeyReadOnlyError, MalformedBodyError, ValidationError
 } from '../schemas/errors.js'
 import { keyProblem, type Preference } from '../schemas/preference.js'
 import { isScopeName, type ScopeDefault } from '../schemas/scope-default.js'
@@ -62,6 +67,8 @@ export function scopesOf (groups: readonly string[]): string[] {
  */
 export class PreferenceCore {
   readonly registry: CompiledRegistry
+  /** Committed revisions, for the event streams of this process. */
+  readonly bus = new ChangeBus()
 
   private constructor (
     readonly db: Kysely<Database>,
@@ -94,6 +101,48 @@ export class PreferenceCore {
 
   async close (): Promise<void> {
     if (this.ownsDatabase) await this.db.destroy()
+  }
+
+  private log (context: WriteContext): RevisionLog {
+    return { actor: context.actor, maxRevisions: this.options.maxRevisions }
+  }
+
+  /** Tells the streams about a committed revision, and hands the write's result on. */
+  private published<T extends { rev: number } | undefined> (userId: number, revised: T): T {
+    if (revised !== undefined) this.bus.publish(userId, revised.rev)
+    return revised
+  }
+
+  /** The user's current revision, and the oldest one still kept. */
+  async revision (userId: number): Promise<{ rev: number, oldest: number }> {
+    return currentRevision(this.db, userId, this.options.maxRevisions)
+  }
+
+  /**
+   * The kept revisions after `since`, at most `limit`; a 410 when some after `since` are no
+   * longer kept, or `since` is beyond the current revision.
+   */
+  async changes (userId: number, since: number, limit: number): Promise<{ rev: number, results: RevisionRow[], more: boolean }> {
+    const { rev, oldest } = await this.revision(userId)
+    if (since > rev) throw new ChangesExpiredError(since, 'beyond the current one', rev)
+    if (since < oldest - 1) throw new ChangesExpiredError(since, 'no longer kept', rev)
+    const rows = await listRevisions(this.db, userId, since, oldest, limit + 1)
+    return { rev, results: rows.slice(0, limit).map(toRevisionRow), more: rows.length > limit }
+  }
+
+  /** The kept revisions that touched `key`, newest first. */
+  async history (userId: number, key: string): Promise<HistoryEntry[]> {
+    const { oldest } = await this.revision(userId)
+    const entries: HistoryEntry[] = []
+    for (const row of await revisionsNaming(this.db, userId, key, oldest)) {
+      const r = toRevisionRow(row)
+      const actor = r.actorId === null ? null : { id: r.actorId, admin: r.actorAdmin === true }
+      for (const change of JSON.parse(r.changes) as Array<{ op: 'set' | 'delete', key: string, value?: unknown }>) {
+        if (change.key !== key) continue
+        entries.push({ rev: r.rev, at: r.at, actor, op: change.op, ...(change.op === 'set' && { value: change.value }) })
+      }
+    }
+    return entries
   }
 
   private encode (value: unknown, text?: string, what?: string): string {
@@ -156,28 +205,31 @@ export class PreferenceCore {
     return listPreferences(this.db, userId, filter)
   }
 
-  async create (userId: number, key: string, value: unknown, context: WriteContext, text?: string): Promise<Preference> {
+  async create (userId: number, key: string, value: unknown, context: WriteContext, text?: string): Promise<Revised<Preference>> {
     const valueJson = this.encode(value, text)
     await this.guard(userId, [key], context)
     this.registry.check(key, value)
-    return createPreference(this.db, userId, { key, valueJson }, this.options.maxPreferencesPerUser)
+    return this.published(userId, await createPreference(this.db, userId, { key, valueJson }, this.options.maxPreferencesPerUser, this.log(context)))
   }
 
-  async upsert (userId: number, key: string, value: unknown, context: WriteContext, options: WriteOptions = {}): Promise<UpsertResult> {
+  async upsert (
+    userId: number, key: string, value: unknown, context: WriteContext, options: WriteOptions = {}
+  ): Promise<Revised<UpsertResult>> {
     const valueJson = this.encode(value, options.text)
     await this.guard(userId, [key], context)
     this.registry.check(key, value)
-    return upsertPreferenceByKey(this.db, userId, key, valueJson, this.options.maxPreferencesPerUser, options.precondition)
+    return this.published(userId, await upsertPreferenceByKey(this.db, userId, key, valueJson, this.options.maxPreferencesPerUser,
+      this.log(context), options.precondition))
   }
 
   /** PATCH (key and/or value) or PUT (both) of preference `id`; undefined when there is none. */
   async update (
     userId: number, id: number, changes: { key?: string, value?: unknown }, context: WriteContext, options: WriteOptions = {}
-  ): Promise<Preference | undefined> {
+  ): Promise<Revised<Preference> | undefined> {
     const hasValue = Object.hasOwn(changes, 'value')
     const valueJson = hasValue ? this.encode(changes.value, options.text) : undefined
-    const write = (precondition?: Precondition) =>
-      updatePreference(this.db, userId, id, { key: changes.key, valueJson }, precondition)
+    const write = async (precondition?: Precondition) => this.published(userId,
+      await updatePreference(this.db, userId, id, { key: changes.key, valueJson }, this.log(context), precondition))
     if (!this.needsKey(context)) return write(options.precondition)
     return this.byId(userId, id, async (current) => {
       const key = changes.key ?? current.key
@@ -188,22 +240,27 @@ export class PreferenceCore {
     }, write, options.precondition, undefined)
   }
 
-  /** Deletes preference `target`; false when there is none. */
-  async remove (userId: number, target: PreferenceTarget, context: WriteContext, precondition?: Precondition): Promise<boolean> {
-    if (context.actor?.isAdmin === true) return deletePreference(this.db, userId, target, precondition)
+  /** Deletes preference `target`; undefined when there is none. */
+  async remove (
+    userId: number, target: PreferenceTarget, context: WriteContext, precondition?: Precondition
+  ): Promise<Revised<true> | undefined> {
+    const log = this.log(context)
+    const remove = async (checked?: Precondition) =>
+      this.published(userId, await deletePreference(this.db, userId, target, log, checked))
+    if (context.actor?.isAdmin === true) return remove(precondition)
     if ('key' in target) {
       await this.guard(userId, [target.key], context)
-      return deletePreference(this.db, userId, target, precondition)
+      return remove(precondition)
     }
     return this.byId(userId, target.id, async (current) => { await this.guard(userId, [current.key], context) },
-      async (checked) => deletePreference(this.db, userId, target, checked), precondition, false)
+      remove, precondition, undefined)
   }
 
   /**
    * RFC 7396 over the user's preferences seen as one object: null deletes a key, an object
    * merges into a stored object, anything else sets it. All or nothing.
    */
-  async mergePatch (userId: number, patch: Record<string, unknown>, context: WriteContext): Promise<PatchOutcome> {
+  async mergePatch (userId: number, patch: Record<string, unknown>, context: WriteContext): Promise<Revised<PatchOutcome>> {
     const keys = Object.keys(patch)
     for (const key of keys) {
       const problem = keyProblem(key)
@@ -231,7 +288,10 @@ export class PreferenceCore {
       }
       return result
     }
-    return applyPreferencePatch(this.db, userId, keys, plan, this.options.maxPreferencesPerUser)
+    const revised = await applyPreferencePatch(this.db, userId, keys, plan, this.options.maxPreferencesPerUser, this.log(context))
+    // A patch that changed nothing made no revision: nothing to tell.
+    if (revised.result.results.length + revised.result.deleted.length > 0) this.bus.publish(userId, revised.rev)
+    return revised
   }
 
   /** What applies to the user, key by key (all keys, or only `keys`). */

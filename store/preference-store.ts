@@ -35,11 +35,11 @@ export interface PreferenceStore<R extends KeyRegistry = KeyRegistry> {
   getPreference: (userId: number, key: string) => Promise<Preference | undefined>
   /** Sets `key` (creating it within the per-user limit); `created` when it did not exist. */
   set: <K extends string>(userId: number, key: K, value: PreferenceValue<R, K>, options?: StoreCallOptions) =>
-  Promise<{ preference: Preference, created: boolean }>
+  Promise<{ preference: Preference, created: boolean, rev: number }>
   /** Deletes `key`; false when there was none. */
   delete: (userId: number, key: string, options?: StoreCallOptions) => Promise<boolean>
   /** An RFC 7396 merge patch of the user's preferences, all or nothing. */
-  mergePatch: (userId: number, patch: PreferencePatch<R>, options?: StoreCallOptions) => Promise<PatchOutcome>
+  mergePatch: (userId: number, patch: PreferencePatch<R>, options?: StoreCallOptions) => Promise<PatchOutcome & { rev: number }>
   /** A page of the user's preferences, ordered by id. */
   list: (userId: number, options?: { key?: string, limit?: number, offset?: number }) => Promise<PreferencePage>
   /** What applies to the user: registry defaults, scopes, their own values, locks. */
@@ -62,7 +62,7 @@ const plain = <T extends { value: unknown }>(item: T): T => ({ ...item, value: p
 function plainView (view: EffectiveView): EffectiveView {
   const preferences: EffectiveView['preferences'] = Object.create(null)
   for (const [key, entry] of Object.entries(view.preferences)) preferences[key] = plain(entry)
-  return { preferences }
+  return { rev: view.rev, preferences }
 }
 
 function checkedKey (key: string): string {
@@ -104,13 +104,13 @@ export async function createPreferenceStore<const R extends KeyRegistry = KeyReg
       return preference === undefined ? undefined : plain(preference)
     },
     set: async (userId, key, value, o) => {
-      const { preference, created } = await core.upsert(userId, checkedKey(key), value, context(o))
-      return { preference: plain(preference), created }
+      const { result: { preference, created }, rev } = await core.upsert(userId, checkedKey(key), value, context(o))
+      return { preference: plain(preference), created, rev }
     },
-    delete: async (userId, key, o) => core.remove(userId, { key: checkedKey(key) }, context(o)),
+    delete: async (userId, key, o) => await core.remove(userId, { key: checkedKey(key) }, context(o)) !== undefined,
     mergePatch: async (userId, patch, o) => {
-      const { results, deleted } = await core.mergePatch(userId, patch as Record<string, unknown>, context(o))
-      return { results: results.map(plain), deleted }
+      const { result: { results, deleted }, rev } = await core.mergePatch(userId, patch as Record<string, unknown>, context(o))
+      return { results: results.map(plain), deleted, rev }
     },
     list: async (userId, o = {}) => {
       const { count, results } = await core.list(userId, {

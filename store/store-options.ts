@@ -34,6 +34,8 @@ export interface StoreOptions<R extends KeyRegistry = KeyRegistry> {
   maxValueBytes?: number
   /** Most preferences one user may hold (default 1000). */
   maxPreferencesPerUser?: number
+  /** The change log: how many revisions are kept per user (default 1000). */
+  changeLog?: { maxRevisions?: number }
 }
 
 export interface ResolvedStoreOptions {
@@ -44,6 +46,7 @@ export interface ResolvedStoreOptions {
   groupsOf: GroupsOf
   maxValueBytes: number
   maxPreferencesPerUser: number
+  maxRevisions: number
 }
 
 export function positiveInteger (name: string, value: unknown, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -77,6 +80,7 @@ export function resolveStoreOptions (options: StoreOptions): ResolvedStoreOption
     registry: compileRegistry(options.keys, options.unknownKeys),
     groupsOf: options.groupsOf ?? noGroups,
     maxValueBytes: positiveInteger('maxValueBytes', options.maxValueBytes, 65_536, 16 * 1024 * 1024),
-    maxPreferencesPerUser: positiveInteger('maxPreferencesPerUser', options.maxPreferencesPerUser, 1000)
+    maxPreferencesPerUser: positiveInteger('maxPreferencesPerUser', options.maxPreferencesPerUser, 1000),
+    maxRevisions: positiveInteger('changeLog.maxRevisions', options.changeLog?.maxRevisions, 1000, 1_000_000)
   }
 }

@@ -36,15 +36,15 @@ t.test('a delete issued while a transaction is open is not undone by its rollbac
   await migrateToLatest(db)
   const kept = await insertPreference(db, 1, { key: 'layout', valueJson: '{"cols":2}' }, NOW)
 
-  let pending: Promise<boolean> | undefined
+  let pending: Promise<unknown> | undefined
   await t.rejects(db.transaction().execute(async (trx) => {
     await insertPreference(trx, 1, { key: 'other', valueJson: '1' }, NOW)
-    pending = deletePreference(db, 1, { id: kept.id })
+    pending = deletePreference(db, 1, { id: kept.id }, { actor: null, maxRevisions: 10 })
     await new Promise((resolve) => setImmediate(resolve))
     throw new Error('roll back')
   }), { message: 'roll back' })
 
-  t.equal(await pending, true, 'the delete reports it deleted the row')
+  t.match(await pending, { result: true, rev: 1 }, 'the delete reports it deleted the row')
   t.equal(await findPreference(db, 1, kept.id), undefined, 'and the row stays deleted after the other transaction rolled back')
   const rows = await db.selectFrom('user_preference').select('key').execute()
   t.same(rows, [], 'the rolled-back insert left nothing either')

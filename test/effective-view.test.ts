@@ -111,7 +111,7 @@ t.test('without a registry: the user\'s own keys, source user', async (t) => {
   const { app } = await build(t)
   const c = client(app, token(1))
   await c.create('a', { x: 1 })
-  t.same((await c.request('GET', '/user/1/preference/effective')).json(), { preferences: { a: { value: { x: 1 }, source: 'user', locked: false } } })
+  t.same((await c.request('GET', '/user/1/preference/effective')).json(), { rev: 1, preferences: { a: { value: { x: 1 }, source: 'user', locked: false } } })
   t.equal((await client(app, token(2)).request('GET', '/user/1/preference/effective/')).statusCode, 403, 'another user\'s view: 403')
 })
 

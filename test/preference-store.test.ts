@@ -62,10 +62,12 @@ t.test('merge patch and the effective view', async (t) => {
   await store.set(1, 'layout', { columns: 3 })
   const outcome = await store.mergePatch(1, { layout: { dense: true }, theme: 'dark', gone: null })
   t.same(outcome.results.map((p) => p.key), ['layout', 'theme'])
+  t.equal(outcome.rev, 2, 'the set, then the patch: one revision each')
   t.same(await store.get(1, 'layout'), { columns: 3, dense: true })
   await t.rejects(store.mergePatch(1, { layout: { columns: 0 } }), { code: 'PREFERENCE_VALUE_INVALID' })
   const view = await store.effective(1, { keys: ['layout', 'billing.plan'] })
   t.same(view, {
+    rev: 2,
     preferences: {
       'billing.plan': { value: 'free', source: 'registry', locked: false },
       layout: { value: { columns: 3, dense: true }, source: 'user', locked: false }
