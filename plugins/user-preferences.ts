@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import type { PreferencesPluginOptions } from '../options/plugin-options.js'
 import { resolveOptions } from '../options/resolve-options.js'
 import byKeyRoutes from '../routes/by-key.js'
+import changeRoutes from '../routes/changes.js'
 import collectionRoutes from '../routes/collection.js'
 import itemRoutes from '../routes/item.js'
 import effectiveRoutes from '../routes/effective.js'
@@ -39,6 +40,7 @@ async function userPreferences (fastify: FastifyInstance, options: PreferencesPl
   await fastify.register(async (routes) => {
     await routes.register(bodyParsersPlugin, { bodyLimit: resolved.bodyLimit, mediaTypes: [JSON_TYPE, FORM_TYPE] })
     await routes.register(effectiveRoutes)
+    await routes.register(changeRoutes)
     await routes.register(collectionRoutes, resolved)
     await routes.register(itemRoutes, resolved)
     await routes.register(byKeyRoutes, resolved)

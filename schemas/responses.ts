@@ -2,11 +2,11 @@ import { type TSchema, Type } from '@sinclair/typebox'
 import { ErrorSchema } from './error-body.js'
 import { PreferenceSchema } from './preference.js'
 
-function withDescription<T extends TSchema> (schema: T, description: string): T {
+export function withDescription<T extends TSchema> (schema: T, description: string): T {
   return { ...schema, description }
 }
 
-const error = (description: string) => withDescription(ErrorSchema, description)
+export const error = (description: string) => withDescription(ErrorSchema, description)
 
 /** Error responses every authenticated route can give. */
 export const authErrorResponses = {
