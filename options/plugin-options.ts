@@ -72,6 +72,10 @@ export interface PreferencesPluginOptions extends StoreOptions {
   canManageScope?: CanManageScope
   /** Largest `limit` a list request may ask for (default 1000). */
   maxPageSize?: number
+  /** Seconds between the comment lines that keep an event stream open (default 15). */
+  heartbeatSeconds?: number
+  /** Event streams one user may have open in this process (default 16); beyond, 429. */
+  maxStreamsPerUser?: number
   /** Largest request body in bytes (default: enough for a maximal value in any encoding). */
   bodyLimit?: number
   /**

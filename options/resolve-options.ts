@@ -36,6 +36,8 @@ export interface ResolvedOptions {
   maxValueBytes: number
   maxPreferencesPerUser: number
   maxPageSize: number
+  heartbeatSeconds: number
+  maxStreamsPerUser: number
   bodyLimit: number
   rateLimit: Required<RateLimitOptions> | false
 }
@@ -147,6 +149,8 @@ export function resolveOptions (options: PreferencesPluginOptions): ResolvedOpti
     maxValueBytes,
     maxPreferencesPerUser,
     maxPageSize: positiveInteger('maxPageSize', options.maxPageSize, 1000, 100_000),
+    heartbeatSeconds: positiveInteger('heartbeatSeconds', options.heartbeatSeconds, 15, 3600),
+    maxStreamsPerUser: positiveInteger('maxStreamsPerUser', options.maxStreamsPerUser, 16, 100_000),
     // JSON escapes (\u0000) can take six bytes per byte of value, percent-encoding three.
     bodyLimit: positiveInteger('bodyLimit', options.bodyLimit, Math.max(1024 * 1024, maxValueBytes * 6 + 16_384)),
     rateLimit: resolveRateLimit(options.rateLimit)

@@ -9,6 +9,10 @@ import type { ResolvedAuthOptions, ResolvedHostAuthOptions, ResolvedTokenAuthOpt
 import { AuthInvalidError, AuthRequiredError, InvalidOptionError } from '../schemas/errors.js'
 
 declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The route also takes the token as ?access_token= (for EventSource, which cannot set headers). */
+    preferencesQueryToken?: boolean
+  }
   interface FastifyRequest {
     /** The authenticated caller (set by the preferences plugin's onRequest hook). */
     preferencesCaller: Caller | null
@@ -19,6 +23,7 @@ declare module 'fastify' {
 
 const MAX_TOKEN_LENGTH = 8192
 const BEARER = /^Bearer +([A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]*\.[A-Za-z0-9\-_]*) *$/i
+const JWT_SHAPE = /^[A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]*\.[A-Za-z0-9\-_]*$/
 
 /** The spec's default: `sub` is the user id; admin when `roles` has "admin" or `role` is "admin". */
 export function defaultMapCaller (claims: TokenClaims): Caller | null {
@@ -93,14 +98,23 @@ async function tokenAuthentication (fastify: FastifyInstance, options: ResolvedT
   const jwt = await ownJwt(fastify, options)
   return (request) => {
     const header = request.headers.authorization
+    if (header === undefined && request.routeOptions.config?.preferencesQueryToken === true) {
+      const token = (request.query as { access_token?: unknown }).access_token
+      if (typeof token === 'string') return verifyToken(jwt, token)
+    }
     if (header === undefined || !/^bearer\b/i.test(header)) throw new AuthRequiredError()
     const match = header.length <= MAX_TOKEN_LENGTH ? BEARER.exec(header) : null
     if (match === null) throw new AuthInvalidError('expected "Authorization: Bearer <JWT>"')
-    try {
-      return jwt.verify<TokenClaims>(match[1])
-    } catch (error) {
-      throw new AuthInvalidError(tokenErrorMessage(error))
-    }
+    return verifyToken(jwt, match[1])
+  }
+}
+
+function verifyToken (jwt: JWT, token: string): TokenClaims {
+  if (token.length > MAX_TOKEN_LENGTH || !JWT_SHAPE.test(token)) throw new AuthInvalidError('the token is malformed')
+  try {
+    return jwt.verify<TokenClaims>(token)
+  } catch (error) {
+    throw new AuthInvalidError(tokenErrorMessage(error))
   }
 }
 

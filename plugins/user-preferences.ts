@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify'
+import { redactedUrl } from '../lib/redact.js'
 import type { PreferencesPluginOptions } from '../options/plugin-options.js'
 import { resolveOptions } from '../options/resolve-options.js'
 import byKeyRoutes from '../routes/by-key.js'
@@ -6,6 +7,7 @@ import changeRoutes from '../routes/changes.js'
 import collectionRoutes from '../routes/collection.js'
 import itemRoutes from '../routes/item.js'
 import effectiveRoutes from '../routes/effective.js'
+import eventRoutes from '../routes/events.js'
 import mergePatchRoutes from '../routes/merge-patch.js'
 import scopeDefaultRoutes from '../routes/scope-defaults.js'
 import { FORM_TYPE, JSON_TYPE, MERGE_PATCH_TYPE } from '../schemas/media-types.js'
@@ -25,6 +27,14 @@ import storePlugin from './store.js'
 async function userPreferences (fastify: FastifyInstance, options: PreferencesPluginOptions): Promise<void> {
   const resolved = resolveOptions(options)
 
+  // A token sent in the query (the event stream takes one there) never reaches the log.
+  fastify.addHook('onRoute', (route) => {
+    route.logSerializers = {
+      ...route.logSerializers,
+      req: (request: { method: string, url: string }) => ({ method: request.method, url: redactedUrl(request.url) })
+    }
+  })
+
   fastify.setValidatorCompiler(validatorCompiler)
   fastify.setSerializerCompiler(serializerCompiler)
   await fastify.register(errorHandlerPlugin)
@@ -41,6 +51,7 @@ async function userPreferences (fastify: FastifyInstance, options: PreferencesPl
     await routes.register(bodyParsersPlugin, { bodyLimit: resolved.bodyLimit, mediaTypes: [JSON_TYPE, FORM_TYPE] })
     await routes.register(effectiveRoutes)
     await routes.register(changeRoutes)
+    await routes.register(eventRoutes, resolved)
     await routes.register(collectionRoutes, resolved)
     await routes.register(itemRoutes, resolved)
     await routes.register(byKeyRoutes, resolved)

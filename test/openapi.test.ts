@@ -77,7 +77,9 @@ t.test('the standalone server\'s document: valid, complete, from the validating 
   t.same(Object.keys(doc.paths).sort(), [
     '/api/v2/preference-defaults/{scope}/', '/api/v2/preference-defaults/{scope}/by-key/{key}/',
     '/api/v2/user/{user_id}/preference/', '/api/v2/user/{user_id}/preference/by-key/{key}/',
-    '/api/v2/user/{user_id}/preference/effective/', '/api/v2/user/{user_id}/preference/{id}/', '/health'
+    '/api/v2/user/{user_id}/preference/by-key/{key}/history/', '/api/v2/user/{user_id}/preference/changes/',
+    '/api/v2/user/{user_id}/preference/effective/', '/api/v2/user/{user_id}/preference/events/',
+    '/api/v2/user/{user_id}/preference/{id}/', '/health'
   ],
   'the canonical paths only (the slash-less twins are hidden)')
   t.same(Object.keys(doc.paths[COLLECTION]).sort(), ['get', 'patch', 'post'])

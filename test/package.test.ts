@@ -223,7 +223,7 @@ t.test('npm pack, installed in a new app outside the repository, served over HTT
     },
     files: ['types.ts']
   }))
-  const tsc = await run(t, process.execPath, [require.resolve('typescript/bin/tsc'), '-p', app], { cwd: app, timeoutMs: 60_000 })
+  const tsc = await run(t, process.execPath, [require.resolve('typescript/bin/tsc'), '-p', app], { cwd: app, timeoutMs: NPM_TIMEOUT })
   ok(t, tsc, 'tsc on a TypeScript host')
 
   server.kill('SIGTERM')
