@@ -71,7 +71,7 @@ export interface PreferencesPluginOptions {
   databaseOptions?: ConnectOptions
   /** Run pending migrations at registration (default true). */
   migrate?: boolean
-  /** Largest value, as bytes of compact JSON (default 65536). */
+  /** Largest value, as bytes of the JSON text stored (the text sent, less whitespace; default 65536). */
   maxValueBytes?: number
   /** Most preferences one user may hold (default 1000). */
   maxPreferencesPerUser?: number
