@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import { JsonBodyError, parseFormBody, parseJsonBody } from '../lib/json-body.js'
+import { decodeUtf8, JsonBodyError, parseFormBody, parseJsonBody } from '../lib/json-body.js'
 import { MalformedBodyError, ValidationError } from '../schemas/errors.js'
 import { FORM_TYPE, JSON_TYPE, MERGE_PATCH_TYPE } from '../schemas/media-types.js'
 
@@ -35,10 +35,12 @@ async function bodyParsersPlugin (fastify: FastifyInstance, options: BodyParserO
   fastify.removeAllContentTypeParsers()
   for (const type of options.mediaTypes) {
     const parse = PARSERS[type]
-    fastify.addContentTypeParser(type, { parseAs: 'string', bodyLimit: options.bodyLimit }, (_request, body, done) => {
+    // Read as bytes: decoded as a string, bytes that are not UTF-8 would become U+FFFD unseen.
+    fastify.addContentTypeParser(type, { parseAs: 'buffer', bodyLimit: options.bodyLimit }, (_request, body, done) => {
       let parsed: unknown
       try {
-        parsed = parse(body.toString())
+        if (body.length === 0) throw new MalformedBodyError('The body is empty')
+        parsed = parse(decodeUtf8(body as Buffer))
       } catch (error) {
         done(toClientError(error))
         return

@@ -47,6 +47,8 @@ function isDatabaseUnavailable (error: Error & { code?: unknown }): boolean {
 /** Turns anything thrown into an error a client may see. */
 export function toClientError (error: FastifyError, request: FastifyRequest): FastifyError {
   if (error.validation !== undefined) {
+    // No body at all (no Content-Type, nothing sent) is the same mistake as an empty one.
+    if (error.validationContext === 'body' && request.body === undefined) return new MalformedBodyError('The body is empty')
     return new ValidationError(error.message)
   }
   if (typeof error.code === 'string') {
