@@ -152,8 +152,7 @@ export function listQuerySchema (maxPageSize: number) {
     }))
   })
 }
-const ListPreferencesQuerySchema = listQuerySchema(1000)
-export type ListPreferencesQuery = Static<typeof ListPreferencesQuerySchema>
+export type ListPreferencesQuery = Static<ReturnType<typeof listQuerySchema>>
 
 export const PreferenceListSchema = Type.Object({
   count: Type.Integer({ description: 'How many preferences match, over all pages' }),
