@@ -18,6 +18,7 @@ export const ERROR_CATALOGUE = {
   PREFERENCE_VALUE_TOO_LARGE: { status: 413, message: '%s is %d bytes as compact JSON; the limit is %d' },
   PREFERENCE_BODY_TOO_LARGE: { status: 413, message: 'The request body is larger than the limit of %d bytes' },
   PREFERENCE_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Unsupported Content-Type %s: send %s' },
+  PREFERENCE_UNSUPPORTED_CONTENT_ENCODING: { status: 415, message: 'Unsupported Content-Encoding %s: send the body uncompressed (no Content-Encoding, or identity)' },
   PREFERENCE_RATE_LIMITED: { status: 429, message: 'Too many requests: retry in %s' },
   PREFERENCE_INTERNAL_ERROR: { status: 500, message: 'Internal Server Error' },
   PREFERENCE_DATABASE_UNAVAILABLE: { status: 503, message: 'The database is unavailable; try again shortly' }

@@ -30,6 +30,8 @@ export const ValueTooLargeError = declare<'PREFERENCE_VALUE_TOO_LARGE', [string,
 export const BodyTooLargeError = declare<'PREFERENCE_BODY_TOO_LARGE', [number]>('PREFERENCE_BODY_TOO_LARGE')
 /** Arguments: the Content-Type received, then what the route accepts. */
 export const UnsupportedMediaTypeError = declare<'PREFERENCE_UNSUPPORTED_MEDIA_TYPE', [string, string]>('PREFERENCE_UNSUPPORTED_MEDIA_TYPE')
+/** Argument: the Content-Encoding received. */
+export const UnsupportedContentEncodingError = declare<'PREFERENCE_UNSUPPORTED_CONTENT_ENCODING', [string]>('PREFERENCE_UNSUPPORTED_CONTENT_ENCODING')
 /** Argument: when to retry, in words. */
 export const RateLimitedError = declare<'PREFERENCE_RATE_LIMITED', [string]>('PREFERENCE_RATE_LIMITED')
 export const InternalError = declare('PREFERENCE_INTERNAL_ERROR')

@@ -22,11 +22,11 @@ export const notFoundResponse = { 404: error('No such preference for this user (
 export const conflictResponse = { 409: error('The key exists for this user (PREFERENCE_KEY_EXISTS), or the user is at the limit (PREFERENCE_LIMIT_REACHED)') }
 export const bodyErrorResponses = {
   413: error('The value or the body is too large (PREFERENCE_VALUE_TOO_LARGE, PREFERENCE_BODY_TOO_LARGE)'),
-  415: error('Content-Type is not application/json or application/x-www-form-urlencoded (PREFERENCE_UNSUPPORTED_MEDIA_TYPE)')
+  415: error('Content-Type is not application/json or application/x-www-form-urlencoded (PREFERENCE_UNSUPPORTED_MEDIA_TYPE), or Content-Encoding is not identity (PREFERENCE_UNSUPPORTED_CONTENT_ENCODING)')
 }
 export const mergePatchBodyErrorResponses = {
   413: error('A value (after merging) or the body is too large (PREFERENCE_VALUE_TOO_LARGE, PREFERENCE_BODY_TOO_LARGE); the message names the key'),
-  415: error('Content-Type is not application/merge-patch+json (PREFERENCE_UNSUPPORTED_MEDIA_TYPE)')
+  415: error('Content-Type is not application/merge-patch+json (PREFERENCE_UNSUPPORTED_MEDIA_TYPE), or Content-Encoding is not identity (PREFERENCE_UNSUPPORTED_CONTENT_ENCODING)')
 }
 
 const ETAG_HEADER = {

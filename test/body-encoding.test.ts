@@ -1,4 +1,5 @@
 import t from 'tap'
+import { gzipSync } from 'node:zlib'
 import { bearer, build, PREFIX, token, type TestApp } from './helper.js'
 
 // Bodies are UTF-8. Bytes that are not (a lone 0xFF, a CESU-8 surrogate, an overlong form) are
@@ -83,4 +84,42 @@ t.test('a byte order mark is not JSON: 400, as before', async (t) => {
   t.equal(res.statusCode, 400)
   t.same(res.json(), { statusCode: 400, code: 'PREFERENCE_MALFORMED_BODY', error: 'Bad Request', message: 'The body is not valid JSON' })
   t.same(await rows(), [])
+})
+
+t.test('a Content-Encoding other than identity: 415 PREFERENCE_UNSUPPORTED_CONTENT_ENCODING, nothing written', async (t) => {
+  const { app, rows } = await build(t)
+  const body = '{"key":"k","value":1}'
+  const withEncoding = (encoding: string, payload: Buffer | string = body, path = '/user/1/preference/', type = JSON_TYPE) =>
+    app.inject({
+      method: path.endsWith('/preference/') && type.includes('merge') ? 'PATCH' : 'POST',
+      url: `${PREFIX}${path}`,
+      headers: { ...bearer(token(1)), 'content-type': type, 'content-encoding': encoding },
+      payload
+    })
+  const refused = (encoding: string) => ({
+    statusCode: 415,
+    code: 'PREFERENCE_UNSUPPORTED_CONTENT_ENCODING',
+    error: 'Unsupported Media Type',
+    message: `Unsupported Content-Encoding ${JSON.stringify(encoding)}: send the body uncompressed (no Content-Encoding, or identity)`
+  })
+  // Labelled gzip but not compressed, and really compressed: both refused, and say why.
+  t.same((await withEncoding('gzip')).json(), refused('gzip'), 'a plain body labelled gzip')
+  t.same((await withEncoding('gzip', gzipSync(body))).json(), refused('gzip'), 'a gzip body')
+  for (const encoding of ['br', 'deflate', 'GZIP', 'identity, gzip', 'x-custom']) {
+    const res = await withEncoding(encoding)
+    t.equal(res.statusCode, 415, encoding)
+    t.same(res.json(), refused(encoding), encoding)
+  }
+  t.same((await withEncoding('gzip', 'key=k&value=1', '/user/1/preference/', FORM)).json(), refused('gzip'), 'a form body')
+  t.same((await withEncoding('gzip', '{"k":1}', '/user/1/preference/', 'application/merge-patch+json')).json(), refused('gzip'), 'a merge patch')
+  t.same(await rows(), [])
+
+  for (const [i, encoding] of ['identity', 'Identity', ' identity ', ''].entries()) {
+    const res = await withEncoding(encoding, `{"key":"ok-${i}","value":1}`)
+    t.equal(res.statusCode, 201, `Content-Encoding ${JSON.stringify(encoding)} is no encoding`)
+  }
+  t.equal((await rows()).length, 4)
+  // A request without a body is not refused for the header alone.
+  const get = await app.inject({ url: `${PREFIX}/user/1/preference/`, headers: { ...bearer(token(1)), 'content-encoding': 'gzip' } })
+  t.equal(get.statusCode, 200)
 })
