@@ -1,9 +1,11 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { parsePositiveId } from '../lib/positive-id.js'
+import type { RouteTable } from '../lib/route-table.js'
 import type { Caller } from '../options/plugin-options.js'
 import { ForbiddenError, InvalidPathParameterError } from '../schemas/errors.js'
 import { keyProblem } from '../schemas/preference.js'
+import { noRouteError } from './not-found.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -42,9 +44,17 @@ function pathKey (value: string): string {
   return value
 }
 
+export interface AuthorizeOptions {
+  /** The plugin's routes, for the 405 of a path that has no such method. */
+  routes: RouteTable
+}
+
 /** Reads the path parameters (400 when malformed) and lets the caller act on {user_id} only if it is theirs, or they are an admin (403). */
-function authorize (request: FastifyRequest, caller: Caller): void {
+function authorize (request: FastifyRequest, reply: FastifyReply, caller: Caller, routes: RouteTable): void {
   const params = request.params as PathParameters
+  // The router gives an {id} route without its trailing slash the collection's path with an
+  // empty id (PUT /user/1/preference/): no such route, so a 405 (or 404), not a bad {id}.
+  if (params.id === '') throw noRouteError(request, reply, routes)
   const userId = pathId('user_id', params.user_id, caller)
   if (params.id !== undefined) request.preferenceId = pathId('id', params.id, caller)
   if (params.key !== undefined) request.preferenceKey = pathKey(params.key)
@@ -56,15 +66,20 @@ function authorize (request: FastifyRequest, caller: Caller): void {
  * Whose preferences a request may touch. Runs after authentication and before the body is
  * read: the order 401, 400 (path), 403 is the contract.
  */
-async function authorizePlugin (fastify: FastifyInstance): Promise<void> {
+async function authorizePlugin (fastify: FastifyInstance, options: AuthorizeOptions): Promise<void> {
   fastify.decorateRequest('preferencesUserId', 0)
   fastify.decorateRequest('preferenceId', 0)
   fastify.decorateRequest('preferenceKey', '')
 
-  fastify.addHook('onRequest', (request, _reply, done) => {
+  fastify.addHook('onRequest', (request, reply, done) => {
+    // No route took it: the not-found handler answers, with no path parameters to check.
+    if (request.is404) {
+      done()
+      return
+    }
     try {
       // Set by the authenticate hook, which ran first or ended the request.
-      authorize(request, request.preferencesCaller as Caller)
+      authorize(request, reply, request.preferencesCaller as Caller, options.routes)
     } catch (error) {
       done(error as Error)
       return

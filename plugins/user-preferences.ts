@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify'
+import { RouteTable } from '../lib/route-table.js'
 import type { PreferencesPluginOptions } from '../options/plugin-options.js'
 import { resolveOptions } from '../options/resolve-options.js'
 import byKeyRoutes from '../routes/by-key.js'
@@ -12,6 +13,7 @@ import bodyParsersPlugin from './body-parsers.js'
 import { serializerCompiler, validatorCompiler } from './compilers.js'
 import databasePlugin from './database.js'
 import errorHandlerPlugin from './error-handler.js'
+import { setNotFoundHandler } from './not-found.js'
 import rateLimitPlugin from './rate-limit.js'
 
 /**
@@ -21,14 +23,18 @@ import rateLimitPlugin from './rate-limit.js'
  */
 async function userPreferences (fastify: FastifyInstance, options: PreferencesPluginOptions): Promise<void> {
   const resolved = resolveOptions(options)
+  // Every route of the plugin, as registered below: which methods a path has, for 405s.
+  const routeTable = new RouteTable()
+  fastify.addHook('onRoute', (route) => { routeTable.add(route.method, route.url) })
 
   fastify.setValidatorCompiler(validatorCompiler)
   fastify.setSerializerCompiler(serializerCompiler)
   await fastify.register(errorHandlerPlugin)
   await fastify.register(databasePlugin, resolved)
-  // onRequest, in this order: 401, then 400 for the path and 403, then the rate limit.
+  // onRequest, in this order: 401, then 404/405 for a route that does not exist, 400 for the
+  // path and 403, then the rate limit.
   await fastify.register(authenticatePlugin, resolved.auth)
-  await fastify.register(authorizePlugin)
+  await fastify.register(authorizePlugin, { routes: routeTable })
   if (resolved.rateLimit !== false) await fastify.register(rateLimitPlugin, resolved.rateLimit)
 
   await fastify.register(async (routes) => {
@@ -42,6 +48,12 @@ async function userPreferences (fastify: FastifyInstance, options: PreferencesPl
     await routes.register(bodyParsersPlugin, { bodyLimit: resolved.bodyLimit, mediaTypes: [MERGE_PATCH_TYPE] })
     await routes.register(mergePatchRoutes, resolved)
   })
+  // Unknown paths under the plugin's own prefix answer in its error shape, after the 401.
+  // Registered without a prefix, the plugin shares the host's paths and leaves its 404s alone.
+  const prefix = (options as { prefix?: unknown }).prefix
+  if (typeof prefix === 'string' && prefix !== '' && prefix !== '/' && fastify.prefix !== '') {
+    setNotFoundHandler(fastify, routeTable)
+  }
 }
 
 Object.defineProperty(userPreferences, Symbol.for('fastify.display-name'), { value: 'fastify-user-preferences' })

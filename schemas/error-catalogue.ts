@@ -12,6 +12,8 @@ export const ERROR_CATALOGUE = {
   PREFERENCE_MALFORMED_BODY: { status: 400, message: '%s' },
   PREFERENCE_EMPTY_PATCH: { status: 400, message: 'A PATCH body needs at least one of "key" and "value"' },
   PREFERENCE_NOT_FOUND: { status: 404, message: 'Preference not found' },
+  PREFERENCE_ROUTE_NOT_FOUND: { status: 404, message: 'There is no route %s %s in this API' },
+  PREFERENCE_METHOD_NOT_ALLOWED: { status: 405, message: '%s is not allowed on %s; allowed: %s' },
   PREFERENCE_KEY_EXISTS: { status: 409, message: 'A preference with key "%s" already exists for this user' },
   PREFERENCE_LIMIT_REACHED: { status: 409, message: 'A user may hold at most %d preferences%s' },
   PREFERENCE_PRECONDITION_FAILED: { status: 412, message: '%s' },

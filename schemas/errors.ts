@@ -18,6 +18,10 @@ export const ValidationError = declare<'PREFERENCE_VALIDATION_FAILED', [string]>
 export const MalformedBodyError = declare<'PREFERENCE_MALFORMED_BODY', [string]>('PREFERENCE_MALFORMED_BODY')
 export const EmptyPatchError = declare('PREFERENCE_EMPTY_PATCH')
 export const NotFoundError = declare('PREFERENCE_NOT_FOUND')
+/** Arguments: the method and the path (under the plugin's prefix, where nothing answers). */
+export const RouteNotFoundError = declare<'PREFERENCE_ROUTE_NOT_FOUND', [string, string]>('PREFERENCE_ROUTE_NOT_FOUND')
+/** Arguments: the method, the path, the methods allowed there (also in the Allow header). */
+export const MethodNotAllowedError = declare<'PREFERENCE_METHOD_NOT_ALLOWED', [string, string, string]>('PREFERENCE_METHOD_NOT_ALLOWED')
 /** Argument: the key. */
 export const KeyExistsError = declare<'PREFERENCE_KEY_EXISTS', [string]>('PREFERENCE_KEY_EXISTS')
 /** Arguments: the limit, then the rest of the sentence (which key does not fit, or why). */
