@@ -115,23 +115,33 @@ async function runToEnd (t: Test, args: string[], env: Record<string, string> = 
   return { ...exit, stdout: child.stdout, stderr: child.stderr }
 }
 
+interface CurlLine { url: string, token: string, body: string }
+
+/** The curl line a start without JWT_SECRET prints, and the token printed above it. */
+async function curlLine (t: Test, child: Child, base: string): Promise<CurlLine> {
+  const [, url, curlToken, body] = await child.waitFor(/curl -i -X PUT (\S+) -H 'Authorization: Bearer ([\w-]+\.[\w-]+\.[\w-]+)' -H 'Content-Type: application\/json' -d '(.+)'/)
+  const [, printed] = await child.waitFor(/A token for user 1[^\n]*\n\s+([\w-]+\.[\w-]+\.[\w-]+)\s*\n/)
+  t.equal(curlToken, printed, 'the curl line uses the printed token')
+  t.equal(url, `${base}/api/v2/user/me/preference/by-key/theme/`, 'the curl line targets the running server')
+  t.match(child.stdout, /201 Created the first time, 200 OK after that/, 'it says what to expect')
+  return { url, token: printed, body }
+}
+
+/** What the curl line does, over HTTP. */
+const runCurl = async (curl: CurlLine): Promise<Response> =>
+  get(curl.url, { method: 'PUT', headers: { ...auth(curl.token), 'content-type': 'application/json' }, body: curl.body })
+
 t.test('without JWT_SECRET: a ready token and curl line, the API, health, docs, SIGTERM', async (t) => {
   const database = join(t.testdir({}), 'db', 'prefs.sqlite')
   const { child, base } = await startServer(t, { DATABASE_URL: database })
 
-  const curl = await child.waitFor(/curl -i -X POST (\S+) -H 'Authorization: Bearer ([\w-]+\.[\w-]+\.[\w-]+)' -H 'Content-Type: application\/json' -d '(.+)'/)
-  const [, curlUrl, curlToken, curlBody] = curl
-  const [, printed] = await child.waitFor(/A token for user 1[^\n]*\n\s+([\w-]+\.[\w-]+\.[\w-]+)\s*\n/)
-  t.equal(curlToken, printed, 'the curl line uses the printed token')
-  t.equal(curlUrl, `${base}/api/v2/user/me/preference/`, 'the curl line targets the running server')
+  const curl = await curlLine(t, child, base)
+  const printed = curl.token
   t.match(child.stdout, /"level":40,[^\n]*JWT_SECRET/, 'a warning says the secret is random')
 
-  // What the curl line does, over HTTP.
-  const created = await get(curlUrl, {
-    method: 'POST', headers: { ...auth(printed), 'content-type': 'application/json' }, body: curlBody
-  })
+  const created = await runCurl(curl)
   t.equal(created.status, 201)
-  const preference = await created.json() as { id: number, user_id: number, key: string, value: unknown }
+  const preference = await created.json() as { id: number, user_id: number, key: string, value: unknown, created_at: string }
   t.match(preference, { user_id: 1, key: 'theme', value: { mode: 'dark' } })
   const location = created.headers.get('location')
   t.equal(location, `/api/v2/user/1/preference/${preference.id}/`)
@@ -139,6 +149,9 @@ t.test('without JWT_SECRET: a ready token and curl line, the API, health, docs, 
   const fetched = await get(new URL(location ?? '', base).href, { headers: auth(printed) })
   t.equal(fetched.status, 200)
   t.same(await fetched.json(), preference)
+  const again = await runCurl(curl)
+  t.equal(again.status, 200, 'pasted twice: 200')
+  t.match(await again.json(), { id: preference.id, user_id: 1, key: 'theme', value: { mode: 'dark' }, created_at: preference.created_at })
 
   const anonymous = await get(`${base}/api/v2/user/me/preference/`)
   t.equal(anonymous.status, 401, 'the API needs a token')
@@ -164,6 +177,16 @@ t.test('without JWT_SECRET: a ready token and curl line, the API, health, docs, 
   t.match(child.stdout, /"signal":"SIGTERM"/)
   t.ok(existsSync(database), 'the database file is where DATABASE_URL says')
   t.notOk(existsSync(`${database}-wal`), 'the database was closed (SQLite removed its WAL file)')
+
+  // The second start prints a new secret and token; its curl line works too (the key exists).
+  const second = await startServer(t, { DATABASE_URL: database })
+  const secondCurl = await curlLine(t, second.child, second.base)
+  t.not(secondCurl.token, printed, 'a new token')
+  const replaced = await runCurl(secondCurl)
+  t.equal(replaced.status, 200, 'the second start\'s curl line succeeds')
+  t.match(await replaced.json(), { id: preference.id, user_id: 1, key: 'theme', value: { mode: 'dark' }, created_at: preference.created_at })
+  second.child.process.kill('SIGTERM')
+  t.same(await second.child.exit(), { code: 0, signal: null })
 })
 
 t.test('with JWT_SECRET: no token printed; the token command makes working tokens', async (t) => {
