@@ -1,8 +1,9 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { Agent, request as httpRequest, type IncomingHttpHeaders } from 'node:http'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { createVerifier } from 'fast-jwt'
 import t from 'tap'
 import type { Test } from 'tap'
 import { childEnv } from './child-env.js'
@@ -230,6 +231,20 @@ t.test('with JWT_SECRET: no token printed; the token command makes working token
 
   child.process.kill('SIGTERM')
   t.same(await child.exit(), { code: 0, signal: null })
+})
+
+t.test('npm run token and npm run migrate run the sources: no build, dist/ untouched', async (t) => {
+  const { scripts } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
+  for (const name of ['token', 'migrate']) {
+    t.equal(scripts[name], `node --import tsx server/${name}-command.ts`, `npm run ${name}`)
+  }
+  // As a user types it: npm, the script, its arguments.
+  const child = new Child(spawn('npm', ['run', '-s', 'token', '--', '--sub', '4', '--admin', '--secret', 'npm-run-token-secret'], {
+    cwd: ROOT, env: childEnv(), stdio: ['pipe', 'pipe', 'pipe']
+  }))
+  t.same(await child.exit(START_TIMEOUT), { code: 0, signal: null }, `npm run token (stderr: ${child.stderr})`)
+  const claims = createVerifier({ key: 'npm-run-token-secret' })(child.stdout.trim()) as Record<string, unknown>
+  t.match(claims, { sub: '4', roles: ['admin'] }, 'a token of user 4, an admin, signed with --secret')
 })
 
 interface RawResponse { status: number, headers: IncomingHttpHeaders, body: string }
