@@ -207,6 +207,9 @@ t.test('a sub that is not a positive integer is a bad token: 401', async (t) => 
     const admin = token({ sub, roles: ['admin'] })
     isAuthInvalid(t, await client(app, admin).create('k', 1, 1), `sub ${what} with admin role: still 401`)
   }
+  // With the default mapping, the message says what `sub` must be.
+  t.equal((await send(app, 'GET', '/user/me/preference/', bearer(token({ sub: 'abc' })))).json().message,
+    'Invalid token: the token does not identify a user (sub must be a positive integer)')
   t.same(await rows(), [], 'nothing was written')
 })
 
@@ -606,8 +609,10 @@ t.test('a custom mapCaller replaces sub and roles', async (t) => {
   t.equal(admin.json().user_id, 6)
 
   const before = await rows()
-  isAuthInvalid(t, await send(app, 'GET', '/user/6/preference/', bearer(token({ sub: 6 }))),
-    'mapCaller returning null: a plain sub token')
+  const plainSub = await send(app, 'GET', '/user/6/preference/', bearer(token({ sub: 6 })))
+  isAuthInvalid(t, plainSub, 'mapCaller returning null: a plain sub token')
+  // The host's mapping decides who the token is: nothing about `sub`, which it may not use.
+  t.equal(plainSub.json().message, 'Invalid token: the token does not identify a user', 'a message that fits the host')
   isAuthInvalid(t, await client(app, token({ sub: 6, roles: ['admin'] })).create('y', 1, 6),
     'mapCaller returning null: an admin-by-default token cannot create')
   isAuthInvalid(t, await send(app, 'GET', '/user/6/preference/', bearer(token({ sub: 6, claims: { uid: '6' } }))),
@@ -647,7 +652,9 @@ t.test('an async mapCaller, and one returning a caller that is not valid', async
   const created = await client(app, token({ claims: { uid: 8 } })).create('k', 1, 'me')
   t.equal(created.statusCode, 201)
   t.equal(created.json().user_id, 8)
-  isAuthInvalid(t, await send(app, 'GET', '/user/8/preference/', bearer(token({ sub: 8 }))), 'async null')
+  const asyncNull = await send(app, 'GET', '/user/8/preference/', bearer(token({ sub: 8 })))
+  isAuthInvalid(t, asyncNull, 'async null')
+  t.equal(asyncNull.json().message, 'Invalid token: the token does not identify a user')
   isAuthInvalid(t, await client(app, token({ claims: { uid: 8, bad: true } })).create('z', 1, 'me'), 'id 0 caller')
   t.equal((await rows()).length, 1)
 })
