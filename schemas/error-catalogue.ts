@@ -11,6 +11,8 @@ export const ERROR_CATALOGUE = {
   PREFERENCE_VALIDATION_FAILED: { status: 400, message: '%s' },
   PREFERENCE_MALFORMED_BODY: { status: 400, message: '%s' },
   PREFERENCE_EMPTY_PATCH: { status: 400, message: 'A PATCH body needs at least one of "key" and "value"' },
+  // The host's code (its hooks, auth.mapCaller) threw a 4xx without a code: it keeps that status.
+  PREFERENCE_REQUEST_REJECTED: { status: 400, message: '%s' },
   PREFERENCE_NOT_FOUND: { status: 404, message: 'Preference not found' },
   PREFERENCE_ROUTE_NOT_FOUND: { status: 404, message: 'There is no route %s %s in this API' },
   PREFERENCE_METHOD_NOT_ALLOWED: { status: 405, message: '%s is not allowed on %s; allowed: %s' },

@@ -36,6 +36,11 @@ export const BodyTooLargeError = declare<'PREFERENCE_BODY_TOO_LARGE', [number]>(
 export const UnsupportedMediaTypeError = declare<'PREFERENCE_UNSUPPORTED_MEDIA_TYPE', [string, string]>('PREFERENCE_UNSUPPORTED_MEDIA_TYPE')
 /** Argument: the Content-Encoding received. */
 export const UnsupportedContentEncodingError = declare<'PREFERENCE_UNSUPPORTED_CONTENT_ENCODING', [string]>('PREFERENCE_UNSUPPORTED_CONTENT_ENCODING')
+/**
+ * Argument: the host's message. For a 4xx the host's code (a hook, auth.mapCaller) threw
+ * without a code of its own; its statusCode is set to the host's.
+ */
+export const RequestRejectedError = declare<'PREFERENCE_REQUEST_REJECTED', [string]>('PREFERENCE_REQUEST_REJECTED')
 /** Argument: when to retry, in words. */
 export const RateLimitedError = declare<'PREFERENCE_RATE_LIMITED', [string]>('PREFERENCE_RATE_LIMITED')
 export const InternalError = declare('PREFERENCE_INTERNAL_ERROR')
