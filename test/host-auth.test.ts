@@ -116,7 +116,7 @@ t.test('auth.verify: wrong combinations fail registration with PREFERENCE_INVALI
     t.after(() => app.close())
     await setup?.(app)
     await t.rejects(async () => {
-      await app.register(preferences, { prefix: PREFIX, auth: auth as PreferencesAuthOptions, database: ':memory:' })
+      await app.register(preferences, { prefix: PREFIX, auth: auth as unknown as PreferencesAuthOptions, database: ':memory:' })
       await app.ready()
     }, { code: 'PREFERENCE_INVALID_OPTION', message }, what)
   }
