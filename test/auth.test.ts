@@ -100,6 +100,34 @@ t.test('a scheme other than Bearer is not a token: 401', async (t) => {
   t.equal((await send(app, 'GET', '/user/1/preference/', bearer(good))).statusCode, 200, 'the same token as Bearer works')
 })
 
+t.test('the scheme is case-insensitive: bearer, BEARER and BeArEr are Bearer', async (t) => {
+  const { app, rows } = await build(t)
+  for (const scheme of ['bearer', 'BEARER', 'BeArEr']) {
+    const authorization = `${scheme} ${token(1)}`
+    const created = await send(app, 'POST', '/user/1/preference/', { authorization, 'content-type': 'application/json' },
+      JSON.stringify({ key: scheme, value: 1 }))
+    t.equal(created.statusCode, 201, `${scheme}: accepted`)
+    t.equal((await send(app, 'GET', `/user/me/preference/${created.json().id}/`, { authorization })).statusCode, 200)
+  }
+  t.same((await rows()).map((r) => [r.user_id, r.key]), [[1, 'bearer'], [1, 'BEARER'], [1, 'BeArEr']])
+})
+
+t.test('an Authorization header of exactly 8192 characters is read; one more is a 401 unread', async (t) => {
+  const { app, rows } = await build(t)
+  const long = token({ sub: 1, claims: { pad: 'x'.repeat(6000) } })
+  // Spaces after the scheme are allowed, and bring the header to any length wanted.
+  const header = (length: number) => `Bearer${' '.repeat(length - 'Bearer'.length - long.length)}${long}`
+  t.equal(header(8192).length, 8192)
+  const at = await send(app, 'POST', '/user/1/preference/', { authorization: header(8192), 'content-type': 'application/json' },
+    JSON.stringify({ key: 'k', value: 1 }))
+  t.equal(at.statusCode, 201, '8192 characters: the token is verified and accepted')
+  const over = await send(app, 'POST', '/user/1/preference/', { authorization: header(8193), 'content-type': 'application/json' },
+    JSON.stringify({ key: 'k2', value: 1 }))
+  isAuthInvalid(t, over, '8193 characters')
+  t.equal(over.json().message, 'Invalid token: expected "Authorization: Bearer <JWT>"', 'refused before verification')
+  t.same((await rows()).map((r) => r.key), ['k'])
+})
+
 t.test('Bearer with garbage, nothing or junk: 401 PREFERENCE_AUTH_INVALID, error="invalid_token"', async (t) => {
   const { app, rows } = await build(t)
   const good = token(1)
