@@ -184,8 +184,12 @@ t.test('PUT bodies: value required, JSON or form only, no other fields written',
   const missing = await c.request('PUT', byKey('k'), { key: 'k' })
   t.equal(missing.statusCode, 400)
   t.equal(missing.json().code, 'PREFERENCE_VALIDATION_FAILED')
-  t.equal((await c.request('PUT', byKey('k'), '[1]')).statusCode, 400, 'array body')
-  t.equal((await c.request('PUT', byKey('k'), '{"value":')).statusCode, 400, 'invalid JSON')
+  for (const [body, code, what] of [['[1]', 'PREFERENCE_VALIDATION_FAILED', 'array body'], ['{"value":', 'PREFERENCE_MALFORMED_BODY', 'invalid JSON'],
+    ['', 'PREFERENCE_MALFORMED_BODY', 'an empty body']]) {
+    const res = await c.request('PUT', byKey('k'), body)
+    t.equal(res.statusCode, 400, what)
+    t.equal(res.json().code, code, what)
+  }
   for (const type of ['text/plain', 'application/merge-patch+json']) {
     const res = await c.request('PUT', byKey('k'), { value: 1 }, { 'content-type': type })
     t.equal(res.statusCode, 415, type)
