@@ -10,7 +10,7 @@ const error = (description: string) => withDescription(ErrorSchema, description)
 
 /** Error responses every authenticated route can give. */
 export const authErrorResponses = {
-  400: error('Malformed path parameter, query string or body (PREFERENCE_INVALID_PATH_PARAMETER, PREFERENCE_VALIDATION_FAILED, PREFERENCE_MALFORMED_BODY, PREFERENCE_EMPTY_PATCH)'),
+  400: error('Malformed path parameter, query string or body (PREFERENCE_INVALID_PATH_PARAMETER, PREFERENCE_VALIDATION_FAILED, PREFERENCE_MALFORMED_BODY, PREFERENCE_EMPTY_PATCH), or refused by the host\'s own code (PREFERENCE_REQUEST_REJECTED)'),
   401: error('No token, or a token that is not valid (PREFERENCE_AUTH_REQUIRED, PREFERENCE_AUTH_INVALID)'),
   403: error('The caller is neither {user_id} nor an admin (PREFERENCE_FORBIDDEN)'),
   429: error('Only with the rateLimit option: the caller used up its budget; Retry-After says when to retry (PREFERENCE_RATE_LIMITED)'),
