@@ -3,9 +3,12 @@ import { memberJsonText, minifyJson, VALUE_TEXT } from './json-text.js'
 // Request bodies to values. Failures are JsonBodyErrors: the body parsers turn them into the
 // API's errors, and their messages never echo the body back.
 
-/** Why a body could not be read: `malformed` (not JSON, too deep) or `out-of-range` (a number). */
+/**
+ * Why a body could not be read: `malformed` (not UTF-8, not JSON, too deep) or `invalid`
+ * (well-formed, but a number out of range or a form field given twice).
+ */
 export class JsonBodyError extends Error {
-  constructor (message: string, readonly reason: 'malformed' | 'out-of-range') {
+  constructor (message: string, readonly reason: 'malformed' | 'invalid') {
     super(message)
     this.name = 'JsonBodyError'
   }
@@ -18,7 +21,7 @@ const MAYBE_HUGE_NUMBER = /[0-9][eE]\+?[0-9]{3}|[0-9]{309}/
 
 function rejectInfinity (_key: string, value: unknown): unknown {
   if (typeof value === 'number' && !Number.isFinite(value)) {
-    throw new JsonBodyError('A number in the body is outside the range of a double (about ±1.8e308)', 'out-of-range')
+    throw new JsonBodyError('A number in the body is outside the range of a double (about ±1.8e308)', 'invalid')
   }
   return value
 }
@@ -52,6 +55,19 @@ export function nestingDepth (text: string): number {
   return max
 }
 
+// fatal: bytes that are not UTF-8 are an error, never U+FFFD (two different byte strings
+// would become one key). ignoreBOM keeps a BOM in the text, where JSON.parse refuses it.
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+
+/** A body's bytes as text; a JsonBodyError when they are not valid UTF-8. */
+export function decodeUtf8 (bytes: Uint8Array): string {
+  try {
+    return utf8.decode(bytes)
+  } catch {
+    throw new JsonBodyError('The body is not valid UTF-8', 'malformed')
+  }
+}
+
 /** JSON text to a value; `what` names it in messages. */
 function parseJsonText (text: string, what = 'The body'): unknown {
   // Shorter text cannot nest deeper than its length.
@@ -81,21 +97,51 @@ export function parseJsonBody (text: string): unknown {
 }
 
 /**
+ * A form field's name or value: '+' is a space and %XX a byte, as URLSearchParams reads them,
+ * except that bytes that are not UTF-8 are an error instead of U+FFFD.
+ */
+function decodeFormComponent (text: string): string {
+  const spaced = text.includes('+') ? text.replaceAll('+', ' ') : text
+  if (!spaced.includes('%')) return spaced
+  try {
+    // A '%' without two hex digits after it stays a '%', as in URLSearchParams.
+    return decodeURIComponent(spaced.replace(/%(?![0-9A-Fa-f]{2})/g, '%25'))
+  } catch {
+    throw new JsonBodyError('The form body is not valid UTF-8 once percent-decoded', 'malformed')
+  }
+}
+
+/** The fields of a form body, each name with its values in order. */
+function formFields (text: string): Map<string, string[]> {
+  const fields = new Map<string, string[]>()
+  for (const pair of text.split('&')) {
+    if (pair === '') continue
+    const eq = pair.indexOf('=')
+    const name = decodeFormComponent(eq === -1 ? pair : pair.slice(0, eq))
+    const value = eq === -1 ? '' : decodeFormComponent(pair.slice(eq + 1))
+    const values = fields.get(name)
+    if (values === undefined) fields.set(name, [value])
+    else values.push(value)
+  }
+  return fields
+}
+
+/**
  * A form body is either fields (`key=...&value=<JSON text>`) or, as the original API's
  * examples send it, a whole JSON document under the form content type.
  */
 export function parseFormBody (text: string): unknown {
   const trimmed = text.trimStart()
   if (trimmed.startsWith('{')) return parseJsonBody(trimmed)
-  const fields = new URLSearchParams(text)
   const body: Record<string, unknown> = Object.create(null)
-  for (const name of new Set(fields.keys())) {
-    const values = fields.getAll(name)
-    // A repeated field is kept as a list so that validation rejects it instead of guessing.
+  for (const [name, values] of formFields(text)) {
     if (name === 'value') {
-      body.value = values.length === 1 ? parseJsonText(values[0], 'The form field "value"') : values
-      if (values.length === 1) keepValueText(body, () => minifyJson(values[0].trim()))
+      // Which of two values is meant cannot be guessed, and any JSON list would pass validation.
+      if (values.length > 1) throw new JsonBodyError('The form field "value" is given more than once', 'invalid')
+      body.value = parseJsonText(values[0], 'The form field "value"')
+      keepValueText(body, () => minifyJson(values[0].trim()))
     } else {
+      // A repeated field is kept as a list so that validation rejects it instead of guessing.
       body[name] = values.length === 1 ? values[0] : values
     }
   }

@@ -34,18 +34,14 @@ export type HostVerifier = (request: FastifyRequest) => TokenClaims | null | und
 /** `auth.verify: 'host-jwt'`: the host's @fastify/jwt verifies (`request.jwtVerify()`). */
 export const HOST_JWT = 'host-jwt'
 
-export interface PreferencesAuthOptions {
-  /**
-   * Leave verification to the host instead of `secret`/`publicKey`: `'host-jwt'` uses the
-   * @fastify/jwt the host registered before the plugin (`request.jwtVerify()`); a function
-   * is the host's own way. Either way `mapCaller` maps the claims to the caller, and a
-   * rejection is this plugin's 401.
-   */
-  verify?: typeof HOST_JWT | HostVerifier
-  /** Shared secret for HS256 (or HS384/HS512 via `algorithms`). */
-  secret?: string | Buffer
-  /** PEM public key for RS256, ES256 and the other asymmetric algorithms. */
-  publicKey?: string | Buffer
+/** What every form of `auth` may have. */
+interface AuthMapping {
+  /** Replaces the default mapping (`sub` is the user id; admin by `roles` or `role`). */
+  mapCaller?: CallerMapper
+}
+
+/** The options of the plugin's own token verification (with `secret` or `publicKey`). */
+interface OwnVerification extends AuthMapping {
   /** Accepted algorithms: default ['HS256'] with a secret, ['RS256', 'ES256'] with a public key. */
   algorithms?: JwtAlgorithm[]
   /** Expected `iss`: tokens from anyone else are rejected. */
@@ -54,9 +50,46 @@ export interface PreferencesAuthOptions {
   audience?: string | string[]
   /** Accepted clock skew for `exp` and `nbf`, in seconds (default 0). */
   clockToleranceSeconds?: number
-  /** Replaces the default mapping (`sub` is the user id; admin by `roles` or `role`). */
-  mapCaller?: CallerMapper
 }
+
+/** The plugin verifies HS256 (or HS384/HS512 via `algorithms`) tokens with a shared secret. */
+export interface SecretAuthOptions extends OwnVerification {
+  /** Shared secret for HS256 (or HS384/HS512 via `algorithms`). */
+  secret: string | Buffer
+  publicKey?: never
+  verify?: never
+}
+
+/** The plugin verifies RS256, ES256 (and the other asymmetric algorithms) with a public key. */
+export interface PublicKeyAuthOptions extends OwnVerification {
+  /** PEM public key for RS256, ES256 and the other asymmetric algorithms. */
+  publicKey: string | Buffer
+  secret?: never
+  verify?: never
+}
+
+/**
+ * The host verifies: the plugin never checks a token itself, so none of its own verification
+ * options may be given (the `never` members make that a compile error, as it is a
+ * registration error).
+ */
+export interface HostAuthOptions extends AuthMapping {
+  /**
+   * `'host-jwt'` uses the @fastify/jwt the host registered before the plugin
+   * (`request.jwtVerify()`); a function is the host's own way. Either way `mapCaller` maps the
+   * claims to the caller, and a rejection is this plugin's 401.
+   */
+  verify: typeof HOST_JWT | HostVerifier
+  secret?: never
+  publicKey?: never
+  algorithms?: never
+  issuer?: never
+  audience?: never
+  clockToleranceSeconds?: never
+}
+
+/** `auth`: exactly one of `secret`, `publicKey` and `verify`. */
+export type PreferencesAuthOptions = SecretAuthOptions | PublicKeyAuthOptions | HostAuthOptions
 
 /** May `caller` write the defaults of `scope`? Admins always may; this lets others too. */
 export type CanManageScope = (caller: Caller, scope: string, request: FastifyRequest) => boolean | Promise<boolean>

@@ -1,12 +1,14 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { parsePositiveId } from '../lib/positive-id.js'
+import type { RouteTable } from '../lib/route-table.js'
 import type { Caller, CanManageScope } from '../options/plugin-options.js'
 import { ForbiddenError, InvalidPathParameterError } from '../schemas/errors.js'
 import { keyProblem } from '../schemas/preference.js'
 import { isScopeName } from '../schemas/scope-default.js'
 import { scopesOf } from '../store/preference-core.js'
 import type { GroupsOf } from '../store/store-options.js'
+import { noRouteError } from './not-found.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -22,6 +24,8 @@ declare module 'fastify' {
 }
 
 export interface AuthorizeOptions {
+  /** The plugin's routes, for the 405 of a path that has no such method. */
+  routes: RouteTable
   groupsOf: GroupsOf
   canManageScope: CanManageScope | undefined
 }
@@ -54,7 +58,10 @@ function pathKey (value: string): string {
 }
 
 /** Reads the path parameters (400 when malformed) and lets the caller act on {user_id} only if it is theirs, or they are an admin (403). */
-function authorizeUser (request: FastifyRequest, params: PathParameters, caller: Caller): void {
+function authorizeUser (request: FastifyRequest, reply: FastifyReply, params: PathParameters, caller: Caller, routes: RouteTable): void {
+  // The router gives an {id} route without its trailing slash the collection's path with an
+  // empty id (PUT /user/1/preference/): no such route, so a 405 (or 404), not a bad {id}.
+  if (params.id === '') throw noRouteError(request, reply, routes)
   const userId = pathId('user_id', params.user_id, caller)
   if (params.id !== undefined) request.preferenceId = pathId('id', params.id, caller)
   if (params.key !== undefined) request.preferenceKey = pathKey(params.key)
@@ -100,13 +107,18 @@ async function authorizePlugin (fastify: FastifyInstance, options: AuthorizeOpti
   fastify.decorateRequest('preferenceKey', '')
   fastify.decorateRequest('preferenceScope', '')
 
-  fastify.addHook('onRequest', (request, _reply, done) => {
+  fastify.addHook('onRequest', (request, reply, done) => {
+    // No route took it: the not-found handler answers, with no path parameters to check.
+    if (request.is404) {
+      done()
+      return
+    }
     const params = request.params as PathParameters
     // Set by the authenticate hook, which ran first or ended the request.
     const caller = request.preferencesCaller as Caller
     let later: Promise<void> | undefined
     try {
-      if (params.user_id !== undefined) authorizeUser(request, params, caller)
+      if (params.user_id !== undefined) authorizeUser(request, reply, params, caller, options.routes)
       else if (params.scope !== undefined) later = authorizeScope(request, params, caller, options)
     } catch (error) {
       done(error as Error)

@@ -3,8 +3,8 @@ import fp from 'fastify-plugin'
 import { STATUS_CODES } from 'node:http'
 import { ERROR_CODES } from '../schemas/error-catalogue.js'
 import {
-  BodyTooLargeError, DatabaseUnavailableError, InternalError, MalformedBodyError, UnsupportedMediaTypeError,
-  ValidationError
+  AuthInvalidError, BodyTooLargeError, DatabaseUnavailableError, ForbiddenError, InternalError, MalformedBodyError,
+  RequestRejectedError, UnsupportedMediaTypeError, ValidationError
 } from '../schemas/errors.js'
 
 declare module 'fastify' {
@@ -44,9 +44,23 @@ function isDatabaseUnavailable (error: Error & { code?: unknown }): boolean {
     .test(error.message)
 }
 
+/**
+ * A 4xx without a code, from the host's code (a hook of its own, auth.mapCaller, an error
+ * from @fastify/sensible): its status and message stay, with a code, as every answer has one.
+ */
+function hostRejection (status: number, message: string): FastifyError {
+  if (status === 401) return new AuthInvalidError(message)
+  const error: FastifyError = status === 403 ? new ForbiddenError() : new RequestRejectedError(message)
+  error.statusCode = status
+  error.message = message
+  return error
+}
+
 /** Turns anything thrown into an error a client may see. */
 export function toClientError (error: FastifyError, request: FastifyRequest): FastifyError {
   if (error.validation !== undefined) {
+    // No body at all (no Content-Type, nothing sent) is the same mistake as an empty one.
+    if (error.validationContext === 'body' && request.body === undefined) return new MalformedBodyError('The body is empty')
     return new ValidationError(error.message)
   }
   if (typeof error.code === 'string') {
@@ -59,8 +73,10 @@ export function toClientError (error: FastifyError, request: FastifyRequest): Fa
   }
   if (isDatabaseUnavailable(error)) return new DatabaseUnavailableError()
   const status = error.statusCode ?? 500
-  // Other 4xx that Fastify raises (e.g. a bad Content-Length) keep their code and message.
-  if (status >= 400 && status < 500) return error
+  if (Number.isInteger(status) && status >= 400 && status < 500) {
+    // Other 4xx (Fastify's, the host's) keep their code and message; one without a code gets one.
+    return typeof error.code === 'string' && error.code !== '' ? error : hostRejection(status, error.message)
+  }
   return new InternalError()
 }
 

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { redactedUrl } from '../lib/redact.js'
+import { RouteTable } from '../lib/route-table.js'
 import type { PreferencesPluginOptions } from '../options/plugin-options.js'
 import { resolveOptions } from '../options/resolve-options.js'
 import byKeyRoutes from '../routes/by-key.js'
@@ -16,6 +17,7 @@ import authorizePlugin from './authorize.js'
 import bodyParsersPlugin from './body-parsers.js'
 import { serializerCompiler, validatorCompiler } from './compilers.js'
 import errorHandlerPlugin from './error-handler.js'
+import { setNotFoundHandler } from './not-found.js'
 import rateLimitPlugin from './rate-limit.js'
 import storePlugin from './store.js'
 
@@ -26,6 +28,9 @@ import storePlugin from './store.js'
  */
 async function userPreferences (fastify: FastifyInstance, options: PreferencesPluginOptions): Promise<void> {
   const resolved = resolveOptions(options)
+  // Every route of the plugin, as registered below: which methods a path has, for 405s.
+  const routeTable = new RouteTable()
+  fastify.addHook('onRoute', (route) => { routeTable.add(route.method, route.url) })
 
   // A token sent in the query (the event stream takes one there) never reaches the log.
   fastify.addHook('onRoute', (route) => {
@@ -39,9 +44,11 @@ async function userPreferences (fastify: FastifyInstance, options: PreferencesPl
   fastify.setSerializerCompiler(serializerCompiler)
   await fastify.register(errorHandlerPlugin)
   await fastify.register(storePlugin, resolved)
-  // onRequest, in this order: 401, then 400 for the path and 403, then the rate limit.
+  // onRequest, in this order: 401, then 404/405 for a route that does not exist, 400 for the
+  // path and 403, then the rate limit.
   await fastify.register(authenticatePlugin, resolved.auth)
   await fastify.register(authorizePlugin, {
+    routes: routeTable,
     groupsOf: fastify.preferencesStore.options.groupsOf,
     canManageScope: resolved.canManageScope
   })
@@ -62,6 +69,12 @@ async function userPreferences (fastify: FastifyInstance, options: PreferencesPl
     await routes.register(bodyParsersPlugin, { bodyLimit: resolved.bodyLimit, mediaTypes: [MERGE_PATCH_TYPE] })
     await routes.register(mergePatchRoutes, resolved)
   })
+  // Unknown paths under the plugin's own prefix answer in its error shape, after the 401.
+  // Registered without a prefix, the plugin shares the host's paths and leaves its 404s alone.
+  const prefix = (options as { prefix?: unknown }).prefix
+  if (typeof prefix === 'string' && prefix !== '' && prefix !== '/' && fastify.prefix !== '') {
+    setNotFoundHandler(fastify, routeTable)
+  }
 }
 
 Object.defineProperty(userPreferences, Symbol.for('fastify.display-name'), { value: 'fastify-user-preferences' })

@@ -15,8 +15,12 @@ export const ERROR_CATALOGUE = {
   PREFERENCE_EMPTY_PATCH: { status: 400, message: 'A PATCH body needs at least one of "key" and "value"' },
   PREFERENCE_KEY_READ_ONLY: { status: 403, message: 'Only an admin may change %s' },
   PREFERENCE_KEY_LOCKED: { status: 403, message: '%s is locked by the %s scope' },
+  // The host's code (its hooks, auth.mapCaller) threw a 4xx without a code: it keeps that status.
+  PREFERENCE_REQUEST_REJECTED: { status: 400, message: '%s' },
   PREFERENCE_NOT_FOUND: { status: 404, message: 'Preference not found' },
   PREFERENCE_DEFAULT_NOT_FOUND: { status: 404, message: 'No default for this key in this scope' },
+  PREFERENCE_ROUTE_NOT_FOUND: { status: 404, message: 'There is no route %s %s in this API' },
+  PREFERENCE_METHOD_NOT_ALLOWED: { status: 405, message: '%s is not allowed on %s; allowed: %s' },
   PREFERENCE_CHANGES_EXPIRED: { status: 410, message: 'Revision %d is %s: list the preferences again (the current revision is %d)' },
   PREFERENCE_KEY_EXISTS: { status: 409, message: 'A preference with key "%s" already exists for this user' },
   PREFERENCE_LIMIT_REACHED: { status: 409, message: 'A user may hold at most %d preferences%s' },
@@ -25,6 +29,7 @@ export const ERROR_CATALOGUE = {
   PREFERENCE_BODY_TOO_LARGE: { status: 413, message: 'The request body is larger than the limit of %d bytes' },
   PREFERENCE_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Unsupported Content-Type %s: send %s' },
   PREFERENCE_TOO_MANY_STREAMS: { status: 429, message: 'This user already has %d open event streams' },
+  PREFERENCE_UNSUPPORTED_CONTENT_ENCODING: { status: 415, message: 'Unsupported Content-Encoding %s: send the body uncompressed (no Content-Encoding, or identity)' },
   PREFERENCE_RATE_LIMITED: { status: 429, message: 'Too many requests: retry in %s' },
   PREFERENCE_INTERNAL_ERROR: { status: 500, message: 'Internal Server Error' },
   PREFERENCE_DATABASE_UNAVAILABLE: { status: 503, message: 'The database is unavailable; try again shortly' }

@@ -31,6 +31,10 @@ export const ChangesExpiredError = declare<'PREFERENCE_CHANGES_EXPIRED', [number
 export const TooManyStreamsError = declare<'PREFERENCE_TOO_MANY_STREAMS', [number]>('PREFERENCE_TOO_MANY_STREAMS')
 export const EmptyPatchError = declare('PREFERENCE_EMPTY_PATCH')
 export const NotFoundError = declare('PREFERENCE_NOT_FOUND')
+/** Arguments: the method and the path (under the plugin's prefix, where nothing answers). */
+export const RouteNotFoundError = declare<'PREFERENCE_ROUTE_NOT_FOUND', [string, string]>('PREFERENCE_ROUTE_NOT_FOUND')
+/** Arguments: the method, the path, the methods allowed there (also in the Allow header). */
+export const MethodNotAllowedError = declare<'PREFERENCE_METHOD_NOT_ALLOWED', [string, string, string]>('PREFERENCE_METHOD_NOT_ALLOWED')
 /** Argument: the key. */
 export const KeyExistsError = declare<'PREFERENCE_KEY_EXISTS', [string]>('PREFERENCE_KEY_EXISTS')
 /** Arguments: the limit, then the rest of the sentence (which key does not fit, or why). */
@@ -43,6 +47,13 @@ export const ValueTooLargeError = declare<'PREFERENCE_VALUE_TOO_LARGE', [string,
 export const BodyTooLargeError = declare<'PREFERENCE_BODY_TOO_LARGE', [number]>('PREFERENCE_BODY_TOO_LARGE')
 /** Arguments: the Content-Type received, then what the route accepts. */
 export const UnsupportedMediaTypeError = declare<'PREFERENCE_UNSUPPORTED_MEDIA_TYPE', [string, string]>('PREFERENCE_UNSUPPORTED_MEDIA_TYPE')
+/** Argument: the Content-Encoding received. */
+export const UnsupportedContentEncodingError = declare<'PREFERENCE_UNSUPPORTED_CONTENT_ENCODING', [string]>('PREFERENCE_UNSUPPORTED_CONTENT_ENCODING')
+/**
+ * Argument: the host's message. For a 4xx the host's code (a hook, auth.mapCaller) threw
+ * without a code of its own; its statusCode is set to the host's.
+ */
+export const RequestRejectedError = declare<'PREFERENCE_REQUEST_REJECTED', [string]>('PREFERENCE_REQUEST_REJECTED')
 /** Argument: when to retry, in words. */
 export const RateLimitedError = declare<'PREFERENCE_RATE_LIMITED', [string]>('PREFERENCE_RATE_LIMITED')
 export const InternalError = declare('PREFERENCE_INTERNAL_ERROR')

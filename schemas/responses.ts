@@ -10,7 +10,7 @@ export const error = (description: string) => withDescription(ErrorSchema, descr
 
 /** Error responses every authenticated route can give. */
 export const authErrorResponses = {
-  400: error('Malformed path parameter, query string or body (PREFERENCE_INVALID_PATH_PARAMETER, PREFERENCE_VALIDATION_FAILED, PREFERENCE_MALFORMED_BODY, PREFERENCE_EMPTY_PATCH), or a value the key registry refuses (PREFERENCE_VALUE_INVALID, PREFERENCE_KEY_UNKNOWN)'),
+  400: error('Malformed path parameter, query string or body (PREFERENCE_INVALID_PATH_PARAMETER, PREFERENCE_VALIDATION_FAILED, PREFERENCE_MALFORMED_BODY, PREFERENCE_EMPTY_PATCH), a value the key registry refuses (PREFERENCE_VALUE_INVALID, PREFERENCE_KEY_UNKNOWN), or refused by the host\'s own code (PREFERENCE_REQUEST_REJECTED)'),
   401: error('No token, or a token that is not valid (PREFERENCE_AUTH_REQUIRED, PREFERENCE_AUTH_INVALID)'),
   403: error('The caller is neither {user_id} nor an admin (PREFERENCE_FORBIDDEN), or, not being an admin, writes a key only admins may write (PREFERENCE_KEY_READ_ONLY) or one a scope locks (PREFERENCE_KEY_LOCKED)'),
   429: error('Only with the rateLimit option: the caller used up its budget; Retry-After says when to retry (PREFERENCE_RATE_LIMITED)'),
@@ -22,11 +22,11 @@ export const notFoundResponse = { 404: error('No such preference for this user (
 export const conflictResponse = { 409: error('The key exists for this user (PREFERENCE_KEY_EXISTS), or the user is at the limit (PREFERENCE_LIMIT_REACHED)') }
 export const bodyErrorResponses = {
   413: error('The value or the body is too large (PREFERENCE_VALUE_TOO_LARGE, PREFERENCE_BODY_TOO_LARGE)'),
-  415: error('Content-Type is not application/json or application/x-www-form-urlencoded (PREFERENCE_UNSUPPORTED_MEDIA_TYPE)')
+  415: error('Content-Type is not application/json or application/x-www-form-urlencoded (PREFERENCE_UNSUPPORTED_MEDIA_TYPE), or Content-Encoding is not identity (PREFERENCE_UNSUPPORTED_CONTENT_ENCODING)')
 }
 export const mergePatchBodyErrorResponses = {
   413: error('A value (after merging) or the body is too large (PREFERENCE_VALUE_TOO_LARGE, PREFERENCE_BODY_TOO_LARGE); the message names the key'),
-  415: error('Content-Type is not application/merge-patch+json (PREFERENCE_UNSUPPORTED_MEDIA_TYPE)')
+  415: error('Content-Type is not application/merge-patch+json (PREFERENCE_UNSUPPORTED_MEDIA_TYPE), or Content-Encoding is not identity (PREFERENCE_UNSUPPORTED_CONTENT_ENCODING)')
 }
 
 const ETAG_HEADER = {

@@ -9,7 +9,7 @@ export interface AppOptions {
   jwtSecret: string
   databaseUrl: string
   logger?: FastifyServerOptions['logger']
-  /** Extra plugin options (limits, migrate, ...). */
+  /** Extra plugin options (limits, migrate, ...); an `auth` here replaces the jwtSecret one. */
   plugin?: Partial<PreferencesPluginOptions>
   /** Server limits; the defaults are SERVER_LIMITS. */
   limits?: Partial<ServerLimits>
@@ -115,7 +115,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     groupsOf: tokenGroups,
     ...options.plugin,
     prefix: API_PREFIX,
-    auth: { secret: options.jwtSecret, ...options.plugin?.auth },
+    auth: options.plugin?.auth ?? { secret: options.jwtSecret },
     database: options.databaseUrl
   })
   return app

@@ -71,8 +71,9 @@ async function main (): Promise<void> {
       'A token for user 1, valid for this run (24 h):',
       `  ${token}`,
       '',
-      'Try it:',
-      `  curl -i -X POST ${base}/user/me/preference/ -H 'Authorization: Bearer ${token}' -H 'Content-Type: application/json' -d '{"key":"theme","value":{"mode":"dark"}}'`,
+      // A PUT by key succeeds on every start: 201 the first time, 200 once "theme" exists.
+      'Try it (sets the preference "theme": 201 Created the first time, 200 OK after that):',
+      `  curl -i -X PUT ${base}/user/me/preference/by-key/theme/ -H 'Authorization: Bearer ${token}' -H 'Content-Type: application/json' -d '{"value":{"mode":"dark"}}'`,
       '',
       `API docs: ${address}/documentation`,
       ''

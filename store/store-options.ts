@@ -30,7 +30,7 @@ export interface StoreOptions<R extends KeyRegistry = KeyRegistry> {
   unknownKeys?: UnknownKeys
   /** A user's groups, for scope defaults and locks (default: none). */
   groupsOf?: GroupsOf
-  /** Largest value, as bytes of compact JSON (default 65536). */
+  /** Largest value, as bytes of the JSON text stored (the text sent, less whitespace; default 65536). */
   maxValueBytes?: number
   /** Most preferences one user may hold (default 1000). */
   maxPreferencesPerUser?: number

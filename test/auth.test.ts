@@ -100,6 +100,34 @@ t.test('a scheme other than Bearer is not a token: 401', async (t) => {
   t.equal((await send(app, 'GET', '/user/1/preference/', bearer(good))).statusCode, 200, 'the same token as Bearer works')
 })
 
+t.test('the scheme is case-insensitive: bearer, BEARER and BeArEr are Bearer', async (t) => {
+  const { app, rows } = await build(t)
+  for (const scheme of ['bearer', 'BEARER', 'BeArEr']) {
+    const authorization = `${scheme} ${token(1)}`
+    const created = await send(app, 'POST', '/user/1/preference/', { authorization, 'content-type': 'application/json' },
+      JSON.stringify({ key: scheme, value: 1 }))
+    t.equal(created.statusCode, 201, `${scheme}: accepted`)
+    t.equal((await send(app, 'GET', `/user/me/preference/${created.json().id}/`, { authorization })).statusCode, 200)
+  }
+  t.same((await rows()).map((r) => [r.user_id, r.key]), [[1, 'bearer'], [1, 'BEARER'], [1, 'BeArEr']])
+})
+
+t.test('an Authorization header of exactly 8192 characters is read; one more is a 401 unread', async (t) => {
+  const { app, rows } = await build(t)
+  const long = token({ sub: 1, claims: { pad: 'x'.repeat(6000) } })
+  // Spaces after the scheme are allowed, and bring the header to any length wanted.
+  const header = (length: number) => `Bearer${' '.repeat(length - 'Bearer'.length - long.length)}${long}`
+  t.equal(header(8192).length, 8192)
+  const at = await send(app, 'POST', '/user/1/preference/', { authorization: header(8192), 'content-type': 'application/json' },
+    JSON.stringify({ key: 'k', value: 1 }))
+  t.equal(at.statusCode, 201, '8192 characters: the token is verified and accepted')
+  const over = await send(app, 'POST', '/user/1/preference/', { authorization: header(8193), 'content-type': 'application/json' },
+    JSON.stringify({ key: 'k2', value: 1 }))
+  isAuthInvalid(t, over, '8193 characters')
+  t.equal(over.json().message, 'Invalid token: expected "Authorization: Bearer <JWT>"', 'refused before verification')
+  t.same((await rows()).map((r) => r.key), ['k'])
+})
+
 t.test('Bearer with garbage, nothing or junk: 401 PREFERENCE_AUTH_INVALID, error="invalid_token"', async (t) => {
   const { app, rows } = await build(t)
   const good = token(1)
@@ -207,6 +235,9 @@ t.test('a sub that is not a positive integer is a bad token: 401', async (t) => 
     const admin = token({ sub, roles: ['admin'] })
     isAuthInvalid(t, await client(app, admin).create('k', 1, 1), `sub ${what} with admin role: still 401`)
   }
+  // With the default mapping, the message says what `sub` must be.
+  t.equal((await send(app, 'GET', '/user/me/preference/', bearer(token({ sub: 'abc' })))).json().message,
+    'Invalid token: the token does not identify a user (sub must be a positive integer)')
   t.same(await rows(), [], 'nothing was written')
 })
 
@@ -606,8 +637,10 @@ t.test('a custom mapCaller replaces sub and roles', async (t) => {
   t.equal(admin.json().user_id, 6)
 
   const before = await rows()
-  isAuthInvalid(t, await send(app, 'GET', '/user/6/preference/', bearer(token({ sub: 6 }))),
-    'mapCaller returning null: a plain sub token')
+  const plainSub = await send(app, 'GET', '/user/6/preference/', bearer(token({ sub: 6 })))
+  isAuthInvalid(t, plainSub, 'mapCaller returning null: a plain sub token')
+  // The host's mapping decides who the token is: nothing about `sub`, which it may not use.
+  t.equal(plainSub.json().message, 'Invalid token: the token does not identify a user', 'a message that fits the host')
   isAuthInvalid(t, await client(app, token({ sub: 6, roles: ['admin'] })).create('y', 1, 6),
     'mapCaller returning null: an admin-by-default token cannot create')
   isAuthInvalid(t, await send(app, 'GET', '/user/6/preference/', bearer(token({ sub: 6, claims: { uid: '6' } }))),
@@ -647,7 +680,9 @@ t.test('an async mapCaller, and one returning a caller that is not valid', async
   const created = await client(app, token({ claims: { uid: 8 } })).create('k', 1, 'me')
   t.equal(created.statusCode, 201)
   t.equal(created.json().user_id, 8)
-  isAuthInvalid(t, await send(app, 'GET', '/user/8/preference/', bearer(token({ sub: 8 }))), 'async null')
+  const asyncNull = await send(app, 'GET', '/user/8/preference/', bearer(token({ sub: 8 })))
+  isAuthInvalid(t, asyncNull, 'async null')
+  t.equal(asyncNull.json().message, 'Invalid token: the token does not identify a user')
   isAuthInvalid(t, await client(app, token({ claims: { uid: 8, bad: true } })).create('z', 1, 'me'), 'id 0 caller')
   t.equal((await rows()).length, 1)
 })

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify'
+import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { API_PREFIX, buildApp } from '../server/app.js'
 import { adminToken, bearer, build, client, PREFIX, SECRET, token } from './helper.js'
@@ -41,6 +42,27 @@ t.test('PUT creates (201, Location, ETag), PUT again replaces (200), GET reads, 
   t.equal(deleted.statusCode, 204)
   t.equal(deleted.body, '')
   t.same(await rows(), [])
+})
+
+t.test('PUT on an existing key moves last_updated_at forward and keeps created_at', async (t) => {
+  const { app, rows } = await build(t, { server })
+  const c = client(app, token(3))
+  const created = (await c.request('PUT', byKey('layout'), { value: 1 })).json()
+  t.equal(created.last_updated_at, created.created_at, 'equal at creation')
+  let last = created.last_updated_at
+  // A new value, then the same value again: both are updates.
+  for (const value of [2, 2]) {
+    await sleep(5)
+    const res = await c.request('PUT', byKey('layout'), { value })
+    t.equal(res.statusCode, 200)
+    const body = res.json()
+    t.equal(body.id, created.id)
+    t.equal(body.created_at, created.created_at, 'created_at unchanged')
+    t.ok(body.last_updated_at > last, `last_updated_at moved forward (${last} -> ${body.last_updated_at})`)
+    last = body.last_updated_at
+    const [row] = await rows()
+    t.same([row.created_at, row.last_updated_at], [created.created_at, body.last_updated_at], 'as stored')
+  }
 })
 
 t.test('every route works without the trailing slash, and PUT takes a form body', async (t) => {
@@ -162,8 +184,12 @@ t.test('PUT bodies: value required, JSON or form only, no other fields written',
   const missing = await c.request('PUT', byKey('k'), { key: 'k' })
   t.equal(missing.statusCode, 400)
   t.equal(missing.json().code, 'PREFERENCE_VALIDATION_FAILED')
-  t.equal((await c.request('PUT', byKey('k'), '[1]')).statusCode, 400, 'array body')
-  t.equal((await c.request('PUT', byKey('k'), '{"value":')).statusCode, 400, 'invalid JSON')
+  for (const [body, code, what] of [['[1]', 'PREFERENCE_VALIDATION_FAILED', 'array body'], ['{"value":', 'PREFERENCE_MALFORMED_BODY', 'invalid JSON'],
+    ['', 'PREFERENCE_MALFORMED_BODY', 'an empty body']]) {
+    const res = await c.request('PUT', byKey('k'), body)
+    t.equal(res.statusCode, 400, what)
+    t.equal(res.json().code, code, what)
+  }
   for (const type of ['text/plain', 'application/merge-patch+json']) {
     const res = await c.request('PUT', byKey('k'), { value: 1 }, { 'content-type': type })
     t.equal(res.statusCode, 415, type)

@@ -110,6 +110,43 @@ t.test('If-Match on PATCH, PUT and DELETE by id: 412 when stale, success with th
   t.same(await rows(), [])
 })
 
+t.test('If-None-Match with the current ETag (strong or W/) on PATCH, PUT and DELETE: 412; a stale one succeeds', async (t) => {
+  const { app, rows } = await build(t, { server })
+  const c = client(app, token(1))
+  const created = await c.create('k', 1)
+  const id = created.json().id
+  const stale = created.headers.etag as string
+  const byId = `/user/me/preference/${id}/`
+  const byKey = '/user/me/preference/by-key/k/'
+  const current = (await c.request('PATCH', byId, { value: 2 })).headers.etag as string
+  const before = await rows()
+
+  const writes = [['PATCH', byId, { value: 3 }], ['PUT', byId, { key: 'k', value: 3 }], ['DELETE', byId, undefined],
+    ['PUT', byKey, { value: 3 }], ['DELETE', byKey, undefined]] as const
+  for (const [method, path, body] of writes) {
+    for (const header of [current, `W/${current}`, `"other", ${current}`]) {
+      const res = await c.request(method, path, body, { 'if-none-match': header })
+      t.equal(res.statusCode, 412, `${method} ${path} If-None-Match: ${header}`)
+      t.same(res.json(), {
+        statusCode: 412, code: 'PREFERENCE_PRECONDITION_FAILED', error: 'Precondition Failed', message: 'If-None-Match matches the preference\'s current ETag'
+      })
+    }
+  }
+  t.same(await rows(), before, 'nothing changed')
+
+  // A stale tag does not match: each write goes ahead, and gives the next one a new stale tag.
+  const patched = await c.request('PATCH', byId, { value: 3 }, { 'if-none-match': stale })
+  t.equal(patched.statusCode, 200, 'PATCH with a stale If-None-Match')
+  const put = await c.request('PUT', byId, { key: 'k', value: 4 }, { 'if-none-match': `W/${current}` })
+  t.equal(put.statusCode, 200, 'PUT with a stale weak If-None-Match')
+  const putByKey = await c.request('PUT', byKey, { value: 5 }, { 'if-none-match': current })
+  t.equal(putByKey.statusCode, 200, 'PUT by key with a stale If-None-Match')
+  t.same((await rows()).map((r) => r.value), ['5'])
+  const del = await c.request('DELETE', byId, undefined, { 'if-none-match': stale })
+  t.equal(del.statusCode, 204, 'DELETE with a stale If-None-Match')
+  t.same(await rows(), [])
+})
+
 t.test('an absent id stays a 404 whatever the precondition', async (t) => {
   const { app } = await build(t)
   const c = client(app, token(1))

@@ -38,6 +38,23 @@ t.test('build(t) checks every inject against the generated document', async (t) 
   t.match(problems(created, 'HEAD'), [/no operation for HEAD/], 'an undocumented method')
   t.same(problems(created, 'POST', '/api/v2/user/me/preference?x=1'), [], 'no trailing slash and a query string match too')
 
+  // Where the document has no operation, only the plugin's own 401, 404 and 405 are right.
+  const noRoute = (statusCode: number, code: string, headers: Record<string, string> = {}) => forged({
+    statusCode,
+    headers: { 'content-type': 'application/json; charset=utf-8', ...headers },
+    payload: JSON.stringify({ statusCode, code, error: 'x', message: 'y' })
+  })
+  t.same(problems(noRoute(404, 'PREFERENCE_ROUTE_NOT_FOUND'), 'GET', '/api/v2/nothing'), [], 'the plugin\'s 404 on an unknown path')
+  t.same(problems(noRoute(405, 'PREFERENCE_METHOD_NOT_ALLOWED', { allow: 'GET, POST' }), 'PUT', '/api/v2/user/1/preference/'), [],
+    'the plugin\'s 405 with Allow')
+  t.same(problems(noRoute(401, 'PREFERENCE_AUTH_REQUIRED'), 'GET', '/api/v2/nothing'), [], 'the plugin\'s 401')
+  t.match(problems(noRoute(405, 'PREFERENCE_METHOD_NOT_ALLOWED'), 'PUT', '/api/v2/user/1/preference/'), [/a 405 without an Allow header/])
+  t.match(problems(noRoute(404, 'PREFERENCE_NOT_FOUND'), 'GET', '/api/v2/nothing'), [/no operation for GET/], 'another code')
+  t.match(problems(forged({ statusCode: 404, payload: JSON.stringify({ message: 'Route GET:/api/v2/nothing not found', error: 'Not Found', statusCode: 404 }) }),
+    'GET', '/api/v2/nothing'), [/no operation for GET/], 'Fastify\'s own 404 body')
+  t.match(problems(forged({ statusCode: 404, payload: JSON.stringify({ statusCode: 404, code: 'PREFERENCE_ROUTE_NOT_FOUND', error: 'Not Found' }) }),
+    'GET', '/api/v2/nothing'), [/must have required property 'message'/], 'the error shape is checked there too')
+
   const error = forged({ statusCode: 404, payload: JSON.stringify({ statusCode: 404, code: 'X', error: 'Not Found' }) })
   t.match(problems(error, 'GET', '/api/v2/user/1/preference/1/'), [/must have required property 'message'/], 'the error shape is checked')
   t.match(problems(forged({ statusCode: 204 }), 'DELETE', '/api/v2/user/1/preference/1/'), [/the document says no body/])

@@ -25,6 +25,18 @@ interface DocumentedRoute { method: string, template: string, regex: RegExp, lit
 
 const METHODS = new Set(['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'])
 
+/**
+ * What the plugin may answer where the document has no operation (an unknown path under its
+ * prefix, a method a path does not have): its 401 (the token is checked first), its 404
+ * PREFERENCE_ROUTE_NOT_FOUND and its 405 PREFERENCE_METHOD_NOT_ALLOWED, in its error shape.
+ * Anything else there (Fastify's own 404 body, a 200) is a problem.
+ */
+const UNDOCUMENTED_ANSWERS: Record<number, string[]> = {
+  401: ['PREFERENCE_AUTH_REQUIRED', 'PREFERENCE_AUTH_INVALID'],
+  404: ['PREFERENCE_ROUTE_NOT_FOUND'],
+  405: ['PREFERENCE_METHOD_NOT_ALLOWED']
+}
+
 // ajv-formats is CommonJS: its default export is the module object under NodeNext's typing.
 const addFormats = ajvFormats as unknown as typeof ajvFormats.default
 
@@ -39,6 +51,8 @@ export class Contract {
   private readonly routes: DocumentedRoute[] = []
   private readonly ajv: Ajv
   private readonly validators = new Map<object, ValidateFunction>()
+  /** The error body's schema, as the document's 401s give it. */
+  private readonly errorSchema: object | undefined
 
   constructor (readonly document: OpenApiDocument) {
     this.ajv = new Ajv({ strict: false, allErrors: true, validateFormats: true })
@@ -58,6 +72,27 @@ export class Contract {
     // Where two templates match a path, the one with more literal text wins (`/by-key/{key}`
     // over `/{id}`), as in the router.
     this.routes.sort((a, b) => b.literalChars - a.literalChars)
+    this.errorSchema = this.routes.map((r) => r.operation.responses['401']?.content?.['application/json']?.schema)
+      .find((schema) => schema !== undefined)
+  }
+
+  /** The problems of an answer to a request the document has no operation for. */
+  private undocumented (at: string, method: string, path: string, response: Pick<LightMyRequestResponse, 'statusCode' | 'headers' | 'payload'>): string[] {
+    const noOperation = [`${at}: no operation for ${method} ${path} in the OpenAPI document`]
+    const codes = UNDOCUMENTED_ANSWERS[response.statusCode]
+    if (codes === undefined || this.errorSchema === undefined) return noOperation
+    if (response.statusCode === 405 && !/^[A-Z]+(, [A-Z]+)*$/.test(String(response.headers.allow ?? ''))) {
+      return [`${at}: a 405 without an Allow header listing methods`]
+    }
+    if (method === 'HEAD') return []
+    let body: { code?: unknown } | undefined
+    try {
+      body = JSON.parse(response.payload) as { code?: unknown }
+    } catch {}
+    if (body === undefined || !codes.includes(String(body.code))) return noOperation
+    const problems: string[] = []
+    this.check(this.errorSchema, body, `${at}: body`, problems)
+    return problems
   }
 
   private validator (schema: object): ValidateFunction {
@@ -85,7 +120,7 @@ export class Contract {
     const route = this.routes.find((r) => r.method === upper && r.regex.test(path))
     const status = response.statusCode
     const at = `${upper} ${path} -> ${status}`
-    if (route === undefined) return [`${at}: no operation for ${upper} ${path} in the OpenAPI document`]
+    if (route === undefined) return this.undocumented(at, upper, path, response)
 
     const documented = route.operation.responses[String(status)] ??
       route.operation.responses[`${String(status)[0]}XX`] ?? route.operation.responses.default

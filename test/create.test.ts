@@ -126,9 +126,23 @@ t.test('form bodies: fields with JSON text, or a whole JSON document', async (t)
   t.equal(notJson.json().code, 'PREFERENCE_MALFORMED_BODY')
   const repeated = await form('key=a&key=b&value=1')
   t.equal(repeated.statusCode, 400)
+  t.equal(repeated.json().code, 'PREFERENCE_VALIDATION_FAILED')
+  // Any JSON passes as a value, so a list of two would have been stored: refused instead.
+  const twoValues = await form('key=a&value=1&value=2')
+  t.equal(twoValues.statusCode, 400)
+  t.same(twoValues.json(), {
+    statusCode: 400, code: 'PREFERENCE_VALIDATION_FAILED', error: 'Bad Request', message: 'The form field "value" is given more than once'
+  })
   const badDoc = await form('{"key": ')
   t.equal(badDoc.statusCode, 400)
+  t.equal(badDoc.json().code, 'PREFERENCE_MALFORMED_BODY')
   t.equal((await rows()).length, 2)
+
+  // A whole JSON document after whitespace is still one.
+  const spaced = await form(' \r\n\t{"key": "spaced", "value": [1.0]}')
+  t.equal(spaced.statusCode, 201)
+  t.match(spaced.json(), { key: 'spaced', value: [1] })
+  t.same((await rows()).map((r) => [r.key, r.value]), [['ui tour', '{"seen":true,"n":[1]}'], ['string', '"json"'], ['spaced', '[1.0]']])
 })
 
 t.test('bad bodies are 400s that change nothing', async (t) => {
@@ -156,10 +170,10 @@ t.test('bad bodies are 400s that change nothing', async (t) => {
     t.equal(res.json().code, 'PREFERENCE_VALIDATION_FAILED', name)
     t.type(res.json().message, 'string')
   }
-  for (const raw of ['{"key":', '{key: 1}', '', '{"key":"a","value":1}x']) {
+  for (const raw of ['{"key":', '{key: 1}', ' ', '{"key":"a","value":1}x']) {
     const res = await c.request('POST', '/user/me/preference/', raw)
     t.equal(res.statusCode, 400, `invalid JSON ${JSON.stringify(raw)}`)
-    t.match(res.json().code, /^PREFERENCE_(MALFORMED_BODY|VALIDATION_FAILED)$/)
+    t.same(res.json(), { statusCode: 400, code: 'PREFERENCE_MALFORMED_BODY', error: 'Bad Request', message: 'The body is not valid JSON' })
   }
   t.same(await rows(), [])
 })
@@ -204,7 +218,7 @@ t.test('the default value limit is 65536 bytes', async (t) => {
   t.equal((await c.create('over', 'x'.repeat(65535))).statusCode, 413)
 })
 
-t.test('other content types are 415; no body at all is a 400', async (t) => {
+t.test('other content types are 415; an empty body, or none, is a 400 PREFERENCE_MALFORMED_BODY', async (t) => {
   const { app, rows } = await build(t)
   for (const type of ['text/plain', 'application/xml', 'multipart/form-data; boundary=x', 'application/merge-patch+json']) {
     const res = await app.inject({
@@ -213,7 +227,14 @@ t.test('other content types are 415; no body at all is a 400', async (t) => {
     t.equal(res.statusCode, 415, type)
     t.equal(res.json().code, 'PREFERENCE_UNSUPPORTED_MEDIA_TYPE', type)
   }
+  const empty = { statusCode: 400, code: 'PREFERENCE_MALFORMED_BODY', error: 'Bad Request', message: 'The body is empty' }
   const none = await app.inject({ method: 'POST', url: `${PREFIX}/user/1/preference/`, headers: bearer(token(1)) })
-  t.equal(none.statusCode, 400)
+  t.same(none.json(), empty, 'no Content-Type and no body')
+  for (const type of ['application/json', 'application/x-www-form-urlencoded']) {
+    const res = await app.inject({
+      method: 'POST', url: `${PREFIX}/user/1/preference/`, headers: { ...bearer(token(1)), 'content-type': type }, payload: ''
+    })
+    t.same(res.json(), empty, `an empty ${type} body`)
+  }
   t.same(await rows(), [])
 })

@@ -20,6 +20,10 @@ const RUNS = Number(process.env.FUZZ_RUNS ?? 300)
 const SEED = process.env.FUZZ_SEED !== undefined && process.env.FUZZ_SEED !== ''
   ? Number(process.env.FUZZ_SEED)
   : (Date.now() ^ (Math.random() * 0x7fffffff)) | 0
+// fast-check takes a 32-bit integer; anything else would be a different run than asked for.
+if (!Number.isSafeInteger(SEED) || SEED !== (SEED | 0)) throw new Error(`FUZZ_SEED must be a 32-bit integer, got "${process.env.FUZZ_SEED}"`)
+// On stderr, which the test runner shows for a passing file too (a TAP comment it hides).
+process.stderr.write(`fuzz (${BACKEND}): seed ${SEED}; replay with FUZZ_SEED=${SEED}\n`)
 const PATH = process.env.FUZZ_PATH
 const MAX_PER_USER = 300
 

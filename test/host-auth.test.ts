@@ -70,7 +70,9 @@ t.test('auth.verify "host-jwt": the host\'s @fastify/jwt verifies, mapCaller map
   isError(t, await app.inject({ url: `${PREFIX}/user/7/preference/` }), 401, 'PREFERENCE_AUTH_REQUIRED', 'no token')
   isError(t, await as(token(7))('GET', '/user/7/preference/'), 401, 'PREFERENCE_AUTH_INVALID', 'signed with another secret')
   isError(t, await as(hostToken({ uid: 7 }, { expiresIn: 1 }))('GET', '/user/7/preference/'), 401, 'PREFERENCE_AUTH_INVALID', 'expired')
-  isError(t, await as(hostToken({ sub: 7 }))('GET', '/user/7/preference/'), 401, 'PREFERENCE_AUTH_INVALID', 'claims mapCaller does not map')
+  const unmapped = await as(hostToken({ sub: 7 }))('GET', '/user/7/preference/')
+  isError(t, unmapped, 401, 'PREFERENCE_AUTH_INVALID', 'claims mapCaller does not map')
+  t.equal(unmapped.json().message, 'Invalid token: the token does not identify a user', 'no word of sub, which the host does not use')
   isError(t, await app.inject({ url: `${PREFIX}/user/7/preference/`, headers: { authorization: 'Bearer' } }), 401,
     'PREFERENCE_AUTH_INVALID', 'a malformed header')
   const expired = await as(hostToken({ uid: 7 }, { expiresIn: 1 }))('GET', '/user/7/preference/')
@@ -114,7 +116,7 @@ t.test('auth.verify: wrong combinations fail registration with PREFERENCE_INVALI
     t.after(() => app.close())
     await setup?.(app)
     await t.rejects(async () => {
-      await app.register(preferences, { prefix: PREFIX, auth: auth as PreferencesAuthOptions, database: ':memory:' })
+      await app.register(preferences, { prefix: PREFIX, auth: auth as unknown as PreferencesAuthOptions, database: ':memory:' })
       await app.ready()
     }, { code: 'PREFERENCE_INVALID_OPTION', message }, what)
   }
@@ -134,4 +136,69 @@ t.test('auth.verify: wrong combinations fail registration with PREFERENCE_INVALI
   app.register(preferences, { prefix: PREFIX, auth: { verify: 'host-jwt' }, database: ':memory:' })
   app.register(fastifyJwt, { secret: HOST_SECRET })
   await t.rejects(async () => { await app.ready() }, { code: 'PREFERENCE_INVALID_OPTION', message: /before this plugin/ }, 'host-jwt registered after')
+})
+
+t.test('host-jwt reading a cookie: an expired one, with no Authorization header, is a bad token', async (t) => {
+  // What @fastify/cookie gives @fastify/jwt: request.cookies, parsed from the Cookie header.
+  const cookieJwt = async (app: FastifyInstance) => {
+    app.decorateRequest('cookies', null)
+    app.addHook('onRequest', async (request) => {
+      const pairs = String(request.headers.cookie ?? '').split(/; */).filter((pair) => pair.includes('='))
+      ;(request as FastifyRequest & { cookies: Record<string, string> }).cookies =
+        Object.fromEntries(pairs.map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]))
+    })
+    await app.register(fastifyJwt, { secret: HOST_SECRET, cookie: { cookieName: 'session', signed: false } })
+  }
+  const app = await host(t, { verify: 'host-jwt', mapCaller }, cookieJwt)
+  const withCookie = (cookie?: string) =>
+    app.inject({ url: `${PREFIX}/user/7/preference/`, headers: cookie === undefined ? {} : { cookie } })
+
+  t.equal((await withCookie(`session=${hostToken({ uid: 7 })}`)).statusCode, 200, 'a valid cookie')
+  const expired = await withCookie(`session=${hostToken({ uid: 7 }, { expiresIn: 1 })}`)
+  isError(t, expired, 401, 'PREFERENCE_AUTH_INVALID', 'an expired cookie')
+  t.equal(expired.headers['www-authenticate'], 'Bearer realm="preferences", error="invalid_token"')
+  t.equal(expired.json().message, 'Invalid token: the token has expired')
+  isError(t, await withCookie(), 401, 'PREFERENCE_AUTH_REQUIRED', 'no cookie, no header: no credentials')
+  isError(t, await withCookie('other=1'), 401, 'PREFERENCE_AUTH_REQUIRED', 'another cookie only')
+})
+
+t.test('a mapCaller error with a 4xx statusCode keeps its status; nothing is written', async (t) => {
+  const thrown: Record<string, Error> = {
+    400: Object.assign(new Error('the uid claim is malformed'), { statusCode: 400 }),
+    'coded 400': Object.assign(new Error('no such tenant'), { statusCode: 400, code: 'HOST_NO_TENANT' }),
+    401: Object.assign(new Error('the session was revoked'), { statusCode: 401 }),
+    403: Object.assign(new Error('the account is locked'), { statusCode: 403 }),
+    429: Object.assign(new Error('slow down'), { statusCode: 429 })
+  }
+  const app = await host(t, {
+    secret: HOST_SECRET,
+    mapCaller: (claims) => {
+      const error = thrown[String(claims.fail)]
+      if (error !== undefined) throw error
+      return mapCaller(claims)
+    }
+  })
+  const as = (fail: string) => app.inject({
+    method: 'POST',
+    url: `${PREFIX}/user/me/preference/`,
+    headers: bearer(hostToken({ uid: 7, fail })),
+    payload: { key: 'k', value: 1 }
+  })
+  const expect = (res: LightMyRequestResponse, body: object, what: string) => {
+    t.same(res.json(), body, what)
+    t.equal(res.statusCode, (body as { statusCode: number }).statusCode, `${what}: status`)
+  }
+  expect(await as('400'), { statusCode: 400, code: 'PREFERENCE_REQUEST_REJECTED', error: 'Bad Request', message: 'the uid claim is malformed' },
+    'a 400 without a code stays a 400, with the host\'s message')
+  expect(await as('coded 400'), { statusCode: 400, code: 'HOST_NO_TENANT', error: 'Bad Request', message: 'no such tenant' },
+    'a 400 with the host\'s code keeps it')
+  const revoked = await as('401')
+  expect(revoked, { statusCode: 401, code: 'PREFERENCE_AUTH_INVALID', error: 'Unauthorized', message: 'Invalid token: the session was revoked' }, 'a 401')
+  t.equal(revoked.headers['www-authenticate'], 'Bearer realm="preferences", error="invalid_token"')
+  expect(await as('403'), { statusCode: 403, code: 'PREFERENCE_FORBIDDEN', error: 'Forbidden', message: 'the account is locked' }, 'a 403')
+  expect(await as('429'), { statusCode: 429, code: 'PREFERENCE_REQUEST_REJECTED', error: 'Too Many Requests', message: 'slow down' }, 'a 429')
+  const ok = await as('none')
+  t.equal(ok.statusCode, 201, 'the same token without a failure')
+  t.same((await app.inject({ url: `${PREFIX}/user/7/preference/`, headers: bearer(hostToken({ uid: 7 })) })).json().count, 1,
+    'only that one was written')
 })

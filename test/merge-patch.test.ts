@@ -63,6 +63,20 @@ t.test('objects merge into stored objects (RFC 7396), nested nulls remove, key o
     '{"mode":"dark","font":{"size":14,"weight":400,"ligatures":true},"list":[3],"added":{"x":1}}')
 })
 
+t.test('empty objects: {"new": {}} creates new as {}; {"obj": {}} leaves obj\'s value as it is', async (t) => {
+  const test = await build(t)
+  const c = client(test.app, token(1))
+  const obj = (await c.create('obj', { a: 1, b: [true] })).json()
+
+  const res = await patchAs(test.app, { new: {}, obj: {} })
+  t.equal(res.statusCode, 200)
+  const body = res.json()
+  t.same(body.deleted, [], 'nothing deleted')
+  t.same(body.results.map((p: { key: string, value: unknown }) => [p.key, p.value]), [['new', {}], ['obj', { a: 1, b: [true] }]])
+  t.match(body.results[1], { id: obj.id, created_at: obj.created_at }, 'obj is the same preference')
+  t.same(await stored(test), { '1:obj': '{"a":1,"b":[true]}', '1:new': '{}' })
+})
+
 t.test('`deleted` lists only keys that existed; another user\'s keys are untouched', async (t) => {
   const test = await build(t)
   await client(test.app, token(1)).create('a', 1)
@@ -148,10 +162,12 @@ t.test('bodies: only a JSON object; other content types 415; merge-patch elsewhe
   const test = await build(t)
   await client(test.app, token(1)).create('a', 1)
   const before = await test.rows()
-  for (const body of ['[{"a":1}]', 'null', '"text"', '1', '{"a":', '']) {
+  for (const [body, code] of [['[{"a":1}]', 'PREFERENCE_VALIDATION_FAILED'], ['null', 'PREFERENCE_VALIDATION_FAILED'],
+    ['"text"', 'PREFERENCE_VALIDATION_FAILED'], ['1', 'PREFERENCE_VALIDATION_FAILED'], ['{"a":', 'PREFERENCE_MALFORMED_BODY'],
+    ['', 'PREFERENCE_MALFORMED_BODY']]) {
     const res = await patchAs(test.app, body)
     t.equal(res.statusCode, 400, `body ${body}`)
-    t.match(res.json().code, /^PREFERENCE_(VALIDATION_FAILED|MALFORMED_BODY)$/)
+    t.equal(res.json().code, code, `body ${JSON.stringify(body)}`)
   }
   for (const type of ['application/json', 'application/x-www-form-urlencoded', 'text/plain']) {
     const res = await patchAs(test.app, { a: 2 }, 1, { 'content-type': type })

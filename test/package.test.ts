@@ -122,7 +122,10 @@ t.test('npm pack, installed in a new app outside the repository, served over HTT
   const dir = mkdtempSync(join(tmpdir(), 'prefs-package-'))
   t.after(() => rmSync(dir, { recursive: true, force: true }))
 
-  // The tarball, built by prepack.
+  // The tarball, built by prepare, which also builds a git install (npm runs it for git URLs).
+  const { scripts } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
+  t.equal(scripts.prepare, 'npm run -s build', 'prepare builds dist/')
+  t.notOk('prepack' in scripts, 'and nothing builds a second time on npm pack')
   const packed = await run(t, 'npm', ['pack', '--json', '--pack-destination', dir], { cwd: ROOT, timeoutMs: NPM_TIMEOUT })
   ok(t, packed, 'npm pack')
   const [info] = JSON.parse(packed.stdout) as Array<{ filename: string, files: Array<{ path: string }> }>

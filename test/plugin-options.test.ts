@@ -2,7 +2,7 @@ import { generateKeyPairSync } from 'node:crypto'
 import Fastify from 'fastify'
 import t, { type Test } from 'tap'
 import preferences from '../index.js'
-import type { PreferencesPluginOptions } from '../options/plugin-options.js'
+import type { PreferencesAuthOptions, PreferencesPluginOptions } from '../options/plugin-options.js'
 import { bearer, build, client, PREFIX, SECRET, token } from './helper.js'
 
 const { publicKey } = generateKeyPairSync('rsa', {
@@ -87,6 +87,36 @@ t.test('the same options, corrected, register fine', async (t) => {
   await t.resolves(register(t, {
     auth, maxValueBytes: 1, maxPreferencesPerUser: 1, maxPageSize: 1, migrate: true
   }), 'the smallest limits')
+})
+
+// The type test (npm run typecheck): each @ts-expect-error fails the typecheck if the types
+// ever accept that combination. The same objects are refused at registration, for JavaScript.
+t.test('auth: the types refuse what registration refuses', async (t) => {
+  const refused: Array<[string, PreferencesAuthOptions, RegExp]> = [
+    // @ts-expect-error: with verify the host verifies, so a secret would never be used
+    ['verify with a secret', { verify: 'host-jwt', secret: SECRET }, /auth\.secret/],
+    // @ts-expect-error: the same for a public key
+    ['verify with a publicKey', { verify: () => ({}), publicKey }, /auth\.publicKey/],
+    // @ts-expect-error: and for every option of the plugin's own verification
+    ['verify with an issuer', { verify: 'host-jwt', issuer: 'https://i' }, /auth\.issuer/],
+    // @ts-expect-error: algorithms configure the plugin's own verification too
+    ['verify with algorithms', { verify: 'host-jwt', algorithms: ['HS256'] }, /auth\.algorithms/],
+    // @ts-expect-error: exactly one key
+    ['a secret and a publicKey', { secret: SECRET, publicKey }, /exactly one of secret/],
+    // @ts-expect-error: a key or a verifier is required
+    ['none of them', {}, /exactly one of secret/],
+    // @ts-expect-error: mapCaller alone is not a way to verify
+    ['a mapCaller alone', { mapCaller: () => null }, /exactly one of secret/]
+  ]
+  for (const [what, refusedAuth, message] of refused) {
+    await t.rejects(register(t, { auth: refusedAuth }), { code: 'PREFERENCE_INVALID_OPTION', message }, what)
+  }
+  const accepted: PreferencesAuthOptions[] = [
+    { secret: SECRET, algorithms: ['HS512'], clockToleranceSeconds: 5, mapCaller: () => null },
+    { publicKey, algorithms: ['RS256'], issuer: 'https://i', audience: ['a'] },
+    { verify: () => ({ sub: 1 }), mapCaller: () => ({ id: 1, isAdmin: false }) }
+  ]
+  for (const acceptedAuth of accepted) await t.resolves(register(t, { auth: acceptedAuth }))
 })
 
 t.test('registered without await, the bad option surfaces at app.ready()', async (t) => {

@@ -1,8 +1,9 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process'
-import { existsSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { Agent, request as httpRequest, type IncomingHttpHeaders } from 'node:http'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { createVerifier } from 'fast-jwt'
 import t from 'tap'
 import type { Test } from 'tap'
 import { childEnv } from './child-env.js'
@@ -43,11 +44,6 @@ class Child {
     let match: RegExpMatchArray | null = null
     await this.waitUntil(() => (match = this.stdout.match(pattern)) !== null, String(pattern), timeoutMs)
     return match as unknown as RegExpMatchArray
-  }
-
-  /** How many times stdout has `text` so far. */
-  count (text: string): number {
-    return this.stdout.split(text).length - 1
   }
 
   /** Resolves once `check()` is true; rejects when the process exits first or on timeout. */
@@ -115,23 +111,33 @@ async function runToEnd (t: Test, args: string[], env: Record<string, string> = 
   return { ...exit, stdout: child.stdout, stderr: child.stderr }
 }
 
+interface CurlLine { url: string, token: string, body: string }
+
+/** The curl line a start without JWT_SECRET prints, and the token printed above it. */
+async function curlLine (t: Test, child: Child, base: string): Promise<CurlLine> {
+  const [, url, curlToken, body] = await child.waitFor(/curl -i -X PUT (\S+) -H 'Authorization: Bearer ([\w-]+\.[\w-]+\.[\w-]+)' -H 'Content-Type: application\/json' -d '(.+)'/)
+  const [, printed] = await child.waitFor(/A token for user 1[^\n]*\n\s+([\w-]+\.[\w-]+\.[\w-]+)\s*\n/)
+  t.equal(curlToken, printed, 'the curl line uses the printed token')
+  t.equal(url, `${base}/api/v2/user/me/preference/by-key/theme/`, 'the curl line targets the running server')
+  t.match(child.stdout, /201 Created the first time, 200 OK after that/, 'it says what to expect')
+  return { url, token: printed, body }
+}
+
+/** What the curl line does, over HTTP. */
+const runCurl = async (curl: CurlLine): Promise<Response> =>
+  get(curl.url, { method: 'PUT', headers: { ...auth(curl.token), 'content-type': 'application/json' }, body: curl.body })
+
 t.test('without JWT_SECRET: a ready token and curl line, the API, health, docs, SIGTERM', async (t) => {
   const database = join(t.testdir({}), 'db', 'prefs.sqlite')
   const { child, base } = await startServer(t, { DATABASE_URL: database })
 
-  const curl = await child.waitFor(/curl -i -X POST (\S+) -H 'Authorization: Bearer ([\w-]+\.[\w-]+\.[\w-]+)' -H 'Content-Type: application\/json' -d '(.+)'/)
-  const [, curlUrl, curlToken, curlBody] = curl
-  const [, printed] = await child.waitFor(/A token for user 1[^\n]*\n\s+([\w-]+\.[\w-]+\.[\w-]+)\s*\n/)
-  t.equal(curlToken, printed, 'the curl line uses the printed token')
-  t.equal(curlUrl, `${base}/api/v2/user/me/preference/`, 'the curl line targets the running server')
+  const curl = await curlLine(t, child, base)
+  const printed = curl.token
   t.match(child.stdout, /"level":40,[^\n]*JWT_SECRET/, 'a warning says the secret is random')
 
-  // What the curl line does, over HTTP.
-  const created = await get(curlUrl, {
-    method: 'POST', headers: { ...auth(printed), 'content-type': 'application/json' }, body: curlBody
-  })
+  const created = await runCurl(curl)
   t.equal(created.status, 201)
-  const preference = await created.json() as { id: number, user_id: number, key: string, value: unknown }
+  const preference = await created.json() as { id: number, user_id: number, key: string, value: unknown, created_at: string }
   t.match(preference, { user_id: 1, key: 'theme', value: { mode: 'dark' } })
   const location = created.headers.get('location')
   t.equal(location, `/api/v2/user/1/preference/${preference.id}/`)
@@ -139,6 +145,9 @@ t.test('without JWT_SECRET: a ready token and curl line, the API, health, docs, 
   const fetched = await get(new URL(location ?? '', base).href, { headers: auth(printed) })
   t.equal(fetched.status, 200)
   t.same(await fetched.json(), preference)
+  const again = await runCurl(curl)
+  t.equal(again.status, 200, 'pasted twice: 200')
+  t.match(await again.json(), { id: preference.id, user_id: 1, key: 'theme', value: { mode: 'dark' }, created_at: preference.created_at })
 
   const anonymous = await get(`${base}/api/v2/user/me/preference/`)
   t.equal(anonymous.status, 401, 'the API needs a token')
@@ -164,6 +173,16 @@ t.test('without JWT_SECRET: a ready token and curl line, the API, health, docs, 
   t.match(child.stdout, /"signal":"SIGTERM"/)
   t.ok(existsSync(database), 'the database file is where DATABASE_URL says')
   t.notOk(existsSync(`${database}-wal`), 'the database was closed (SQLite removed its WAL file)')
+
+  // The second start prints a new secret and token; its curl line works too (the key exists).
+  const second = await startServer(t, { DATABASE_URL: database })
+  const secondCurl = await curlLine(t, second.child, second.base)
+  t.not(secondCurl.token, printed, 'a new token')
+  const replaced = await runCurl(secondCurl)
+  t.equal(replaced.status, 200, 'the second start\'s curl line succeeds')
+  t.match(await replaced.json(), { id: preference.id, user_id: 1, key: 'theme', value: { mode: 'dark' }, created_at: preference.created_at })
+  second.child.process.kill('SIGTERM')
+  t.same(await second.child.exit(), { code: 0, signal: null })
 })
 
 t.test('with JWT_SECRET: no token printed; the token command makes working tokens', async (t) => {
@@ -216,6 +235,20 @@ t.test('with JWT_SECRET: no token printed; the token command makes working token
   t.same(await child.exit(), { code: 0, signal: null })
 })
 
+t.test('npm run token and npm run migrate run the sources: no build, dist/ untouched', async (t) => {
+  const { scripts } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
+  for (const name of ['token', 'migrate']) {
+    t.equal(scripts[name], `node --import tsx server/${name}-command.ts`, `npm run ${name}`)
+  }
+  // As a user types it: npm, the script, its arguments.
+  const child = new Child(spawn('npm', ['run', '-s', 'token', '--', '--sub', '4', '--admin', '--secret', 'npm-run-token-secret'], {
+    cwd: ROOT, env: childEnv(), stdio: ['pipe', 'pipe', 'pipe']
+  }))
+  t.same(await child.exit(START_TIMEOUT), { code: 0, signal: null }, `npm run token (stderr: ${child.stderr})`)
+  const claims = createVerifier({ key: 'npm-run-token-secret' })(child.stdout.trim()) as Record<string, unknown>
+  t.match(claims, { sub: '4', roles: ['admin'] }, 'a token of user 4, an admin, signed with --secret')
+})
+
 interface RawResponse { status: number, headers: IncomingHttpHeaders, body: string }
 
 t.test('SIGTERM lets an in-flight request finish; the data survives a restart', async (t) => {
@@ -237,13 +270,15 @@ t.test('SIGTERM lets an in-flight request finish; the data survives a restart', 
   t.after(() => agent.destroy())
   const body = JSON.stringify({ key: 'in-flight', value: { written: 'during shutdown' } })
   const url = new URL(`${base}/api/v2/user/me/preference/`)
-  const seen = child.count('"msg":"incoming request"')
+  // A query string of its own, so that the server's log line for this request can be told
+  // from the one before (the route has no query schema: it is ignored).
+  const path = `${url.pathname}?in-flight=1`
   const inFlight: { finish?: () => void } = {}
   const response = new Promise<RawResponse>((resolve, reject) => {
     const req = httpRequest({
       host: url.hostname,
       port: url.port,
-      path: url.pathname,
+      path,
       method: 'POST',
       agent,
       headers: { ...auth(tok), 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
@@ -259,8 +294,12 @@ t.test('SIGTERM lets an in-flight request finish; the data survives a restart', 
     req.write(body.slice(0, 10))
     inFlight.finish = () => req.end(body.slice(10))
   })
-  // The server has the request (it logs it before reading the body)...
-  await child.waitUntil(() => child.count('"msg":"incoming request"') > seen, 'the in-flight request', 10_000)
+  // The server has this very request: it logs it before reading the body, and past the point
+  // where a closing server answers 503. (Counting "incoming request" lines raced: the line of
+  // the request before can reach this process after its response, and then counted for this
+  // one, so SIGTERM could arrive before the server had it, and it was a 503.)
+  await child.waitUntil(() => child.stdout.split('\n').some((line) =>
+    line.includes('"msg":"incoming request"') && line.includes(`"url":"${path}"`)), 'the in-flight request', 10_000)
   // ...when it is told to stop.
   child.process.kill('SIGTERM')
   await child.waitFor(/"signal":"SIGTERM"/, 10_000)
