@@ -30,7 +30,7 @@ export async function upsertPreferenceByKey (
   return retryOnUniqueViolation(() => db.transaction().execute(async (trx) => {
     await lockUserForCreate(trx, userId)
     const current = await selectForWrite(trx, userId, { key })
-    precondition?.(current === undefined ? undefined : toPreference(current))
+    await precondition?.(current === undefined ? undefined : toPreference(current), trx)
     if (current !== undefined) {
       const row = await trx.updateTable('user_preference')
         .set({ value: valueJson, last_updated_at: timestamp })

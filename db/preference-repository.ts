@@ -39,7 +39,7 @@ export interface PreferencePage {
  * transaction with the row locked, so that nothing changes between the check and the write.
  * It throws to abort the write (e.g. If-Match does not match: 412).
  */
-export type Precondition = (current: Preference | undefined) => void
+export type Precondition = (current: Preference | undefined, trx: Kysely<Database>) => void | Promise<void>
 
 /** Which of a user's preferences: by id or by key. */
 export type PreferenceTarget = { id: number } | { key: string }
@@ -275,7 +275,7 @@ export async function updatePreference (
         const current = await selectForWrite(trx, userId, { id })
         if (current === undefined) return undefined
         before = toPreference(current)
-        precondition?.(before)
+        await precondition?.(before, trx)
       }
       const preference = await applyChanges(trx, userId, id, changes, now)
       if (preference === undefined) return undefined
@@ -311,7 +311,7 @@ export async function deletePreference (
     if (precondition !== undefined) {
       const current = await selectForWrite(trx, userId, target)
       if (current === undefined) return undefined
-      precondition(toPreference(current))
+      await precondition(toPreference(current), trx)
     }
     const [row] = await deleteTarget(trx, userId, target)
     if (row === undefined) return undefined

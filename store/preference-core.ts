@@ -47,10 +47,6 @@ export interface WriteOptions {
   precondition?: Precondition
 }
 
-/** Thrown inside a by-id write when the row's key changed since its checks: they run again. */
-const KEY_MOVED = Symbol('key moved')
-const KEY_MOVED_ATTEMPTS = 3
-
 /** `site`, then the user's groups in their order (valid names only, each once). */
 export function scopesOf (groups: readonly string[]): string[] {
   const scopes = ['site']
@@ -149,14 +145,17 @@ export class PreferenceCore {
     return encodeValue(value, this.options.maxValueBytes, what, text)
   }
 
-  /** Read-only keys (403) and scope locks (403) for a write of `keys` by a non-admin. */
-  private async guard (userId: number, keys: readonly string[], context: WriteContext): Promise<void> {
+  /**
+   * Read-only keys (403) and scope locks (403) for a write of `keys` by a non-admin. `db` is
+   * the transaction the write runs in, when it has begun (SQLite's one connection is in it).
+   */
+  private async guard (userId: number, keys: readonly string[], context: WriteContext, db: Kysely<Database> = this.db): Promise<void> {
     if (context.actor?.isAdmin === true) return
     for (const key of keys) {
       if (this.registry.adminOnly(key)) throw new KeyReadOnlyError(quotedKey(key))
     }
     const scopes = scopesOf(await context.groupsOf(userId))
-    const locks = await findLocks(this.db, scopes, keys)
+    const locks = await findLocks(db, scopes, keys)
     if (locks.length === 0) return
     for (const key of keys) {
       // Where several scopes lock a key, the lowest-precedence one (site first) is named.
@@ -171,26 +170,18 @@ export class PreferenceCore {
   }
 
   /**
-   * Runs `write` after checking the stored preference `id` (its key, read first); again when a
-   * concurrent rename moved the key between the checks and the write.
+   * Runs `write` with `check` on the stored preference first, inside the write's transaction
+   * with the row locked, so that a concurrent rename cannot slip between the two; then the
+   * request's own precondition.
    */
   private async byId<T> (
-    userId: number, id: number, check: (current: Preference) => Promise<void>,
-    write: (precondition: Precondition) => Promise<T>, precondition: Precondition | undefined, absent: T
+    check: (current: Preference, trx: Kysely<Database>) => Promise<void>,
+    write: (precondition: Precondition) => Promise<T>, precondition: Precondition | undefined
   ): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      const current = await findPreference(this.db, userId, id)
-      if (current === undefined) return absent
-      await check(current)
-      try {
-        return await write((row) => {
-          if (row !== undefined && row.key !== current.key) throw KEY_MOVED
-          precondition?.(row)
-        })
-      } catch (error) {
-        if (error !== KEY_MOVED || attempt >= KEY_MOVED_ATTEMPTS) throw error
-      }
-    }
+    return write(async (row, trx) => {
+      if (row !== undefined) await check(row, trx)
+      await precondition?.(row, trx)
+    })
   }
 
   async get (userId: number, key: string): Promise<Preference | undefined> {
@@ -231,13 +222,13 @@ export class PreferenceCore {
     const write = async (precondition?: Precondition) => this.published(userId,
       await updatePreference(this.db, userId, id, { key: changes.key, valueJson }, this.log(context), precondition))
     if (!this.needsKey(context)) return write(options.precondition)
-    return this.byId(userId, id, async (current) => {
+    return this.byId(async (current, trx) => {
       const key = changes.key ?? current.key
-      await this.guard(userId, key === current.key ? [key] : [current.key, key], context)
+      await this.guard(userId, key === current.key ? [key] : [current.key, key], context, trx)
       // A rename is checked against the new key's definition, with the value it will hold.
       if (hasValue) this.registry.check(key, changes.value)
       else if (key !== current.key) this.registry.check(key, plainValue(current.value))
-    }, write, options.precondition, undefined)
+    }, write, options.precondition)
   }
 
   /** Deletes preference `target`; undefined when there is none. */
@@ -252,8 +243,7 @@ export class PreferenceCore {
       await this.guard(userId, [target.key], context)
       return remove(precondition)
     }
-    return this.byId(userId, target.id, async (current) => { await this.guard(userId, [current.key], context) },
-      remove, precondition, undefined)
+    return this.byId(async (current, trx) => { await this.guard(userId, [current.key], context, trx) }, remove, precondition)
   }
 
   /**
