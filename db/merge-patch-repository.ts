@@ -18,6 +18,18 @@ export interface PatchPlan {
   deletes: string[]
 }
 
+/**
+ * Decides a bulk change from the stored preferences it may touch; throws to reject it. It runs
+ * inside the transaction (`trx`), so that its own reads (locks) see what the write will see.
+ */
+export type PatchPlanner = (current: ReadonlyMap<string, Preference>, trx: Db) => PatchPlan | Promise<PatchPlan>
+
+export interface PatchOptions {
+  /** Decide and check everything (the limit included), write nothing and record no revision. */
+  dryRun?: boolean
+  now?: Date
+}
+
 export interface PatchOutcome {
   /** The created or updated preferences, in the order of `writes`. */
   results: Preference[]
@@ -34,29 +46,36 @@ function chunks<T> (items: T[]): T[][] {
   return out
 }
 
+/** The user's stored preferences among `keys`, or all of them; locked on PostgreSQL. */
+async function readForWrite (trx: Db, userId: number, keys: readonly string[] | 'all'): Promise<Map<string, Preference>> {
+  const current = new Map<string, Preference>()
+  for (const chunk of keys === 'all' ? [undefined] : chunks([...keys])) {
+    let query = trx.selectFrom('user_preference').selectAll().where('user_id', '=', userId)
+    if (chunk !== undefined) query = query.where('key', 'in', chunk)
+    else query = query.orderBy('id')
+    if (isPostgres(trx)) query = query.forUpdate()
+    for (const row of await query.execute()) current.set(row.key, toPreference(row))
+  }
+  return current
+}
+
 /**
- * Applies a bulk change to one user's preferences, all or nothing. In one transaction holding
- * the user's create lock: reads the stored preferences among `keys` (locked on PostgreSQL),
- * lets `plan` decide the writes from them (it throws to reject the patch), checks that the
- * user stays within `maxPerUser`, then deletes, updates and creates.
+ * Applies a bulk change to one user's preferences, all or nothing (merge patch, import). In
+ * one transaction holding the user's create lock: reads the stored preferences among `keys`
+ * (or all of them; locked on PostgreSQL), lets `plan` decide the writes from them (it throws
+ * to reject the change), checks that the user stays within `maxPerUser`, then deletes,
+ * updates and creates, and records one revision (none when nothing changed, or a dry run).
  */
 export async function applyPreferencePatch (
-  db: Db, userId: number, keys: string[], plan: (current: ReadonlyMap<string, Preference>) => PatchPlan,
-  maxPerUser: number, log: RevisionLog, now: Date = new Date()
+  db: Db, userId: number, keys: readonly string[] | 'all', plan: PatchPlanner,
+  maxPerUser: number, log: RevisionLog, options: PatchOptions = {}
 ): Promise<Revised<PatchOutcome>> {
-  const timestamp = now.toISOString()
+  const timestamp = (options.now ?? new Date()).toISOString()
   return retryOnUniqueViolation(() => db.transaction().execute(async (trx) => {
     await lockUserForCreate(trx, userId)
-    const current = new Map<string, Preference>()
-    for (const chunk of chunks(keys)) {
-      let query = trx.selectFrom('user_preference').selectAll()
-        .where('user_id', '=', userId)
-        .where('key', 'in', chunk)
-      if (isPostgres(trx)) query = query.forUpdate()
-      for (const row of await query.execute()) current.set(row.key, toPreference(row))
-    }
+    const current = await readForWrite(trx, userId, keys)
 
-    const { writes, deletes } = plan(current)
+    const { writes, deletes } = await plan(current, trx)
     const deleted = deletes.filter((key) => current.has(key))
     const creates = writes.filter((write) => !current.has(write.key))
     if (creates.length > 0) {
@@ -65,6 +84,9 @@ export async function applyPreferencePatch (
         const first = creates[Math.max(0, room)].key
         throw new LimitReachedError(maxPerUser, `: creating ${JSON.stringify(first)} would exceed that`)
       }
+    }
+    if (options.dryRun === true) {
+      return { result: { results: [], deleted }, rev: (await currentRevision(trx, userId, log.maxRevisions)).rev }
     }
 
     for (const chunk of chunks(deleted)) {
@@ -97,5 +119,5 @@ export async function applyPreferencePatch (
       ? (await currentRevision(trx, userId, log.maxRevisions)).rev
       : await recordRevision(trx, userId, log, changes, timestamp)
     return { result: { results, deleted }, rev }
-  }), () => new KeyExistsError(keys[0] ?? ''))
+  }), () => new KeyExistsError(keys === 'all' ? '' : keys[0] ?? ''))
 }
