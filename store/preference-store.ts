@@ -64,7 +64,7 @@ export interface PreferenceStore<R extends KeyRegistry = KeyRegistry> {
    * Imports an export document (of any user) or `{ preferences }`: all or nothing, one
    * revision, the rules of every write. Sorted key lists of what changed (or would, dry run).
    */
-  importPreferences: (userId: number, document: { preferences: PreferenceValues<R> }, options?: ImportOptions) => Promise<ImportReport>
+  importPreferences: (userId: number, document: { preferences: PreferenceValues<R> } | ExportDocument, options?: ImportOptions) => Promise<ImportReport>
   /**
    * Deletes every preference of the user and their change history (an account deletion), as
    * one revision marked `erased`. Read-only and locked keys need an admin actor.
