@@ -39,11 +39,33 @@ export interface PatchOutcome {
 
 // Keys per IN (...) list: far below SQLite's and PostgreSQL's limits on bound parameters.
 const CHUNK = 500
+// Rows per multi-row INSERT (five parameters each): the same bound.
+const INSERT_ROWS = 100
 
-function chunks<T> (items: T[]): T[][] {
+function chunks<T> (items: T[], size = CHUNK): T[][] {
   const out: T[][] = []
-  for (let i = 0; i < items.length; i += CHUNK) out.push(items.slice(i, i + CHUNK))
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size))
   return out
+}
+
+/**
+ * Inserts the new preferences (the caller holds the create lock and checked the limit), ids
+ * in the order given: a multi-row INSERT per chunk, since a statement per row is most of the
+ * cost of a large import.
+ */
+async function insertAll (trx: Db, userId: number, creates: NewPreference[], timestamp: string): Promise<Map<string, Preference>> {
+  const created = new Map<string, Preference>()
+  if (creates.length === 1) created.set(creates[0].key, await insertPreference(trx, userId, creates[0], timestamp))
+  else {
+    for (const chunk of chunks(creates, INSERT_ROWS)) {
+      const rows = await trx.insertInto('user_preference')
+        .values(chunk.map((c) => ({ user_id: userId, key: c.key, value: c.valueJson, created_at: timestamp, last_updated_at: timestamp })))
+        .returningAll()
+        .execute()
+      for (const row of rows) created.set(row.key, toPreference(row))
+    }
+  }
+  return created
 }
 
 /** The user's stored preferences among `keys`, or all of them; locked on PostgreSQL. */
@@ -95,11 +117,12 @@ export async function applyPreferencePatch (
         .where('key', 'in', chunk)
         .execute()
     }
+    const created = await insertAll(trx, userId, creates, timestamp)
     const results: Preference[] = []
     for (const write of writes) {
       const existing = current.get(write.key)
       if (existing === undefined) {
-        results.push(await insertPreference(trx, userId, write, timestamp))
+        results.push(created.get(write.key) as Preference)
         continue
       }
       const row = await trx.updateTable('user_preference')
