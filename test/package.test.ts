@@ -137,12 +137,15 @@ t.test('npm pack, installed in a new app outside the repository, served over HTT
   const devOnly = files.filter((f) => /^(test|scripts|examples|bench|\.ci)\/|^dist\/(test|scripts|examples|server|bench)\b|\.tsbuildinfo$|(?<!\.d)\.ts$/.test(f))
   t.same(devOnly, [], 'nothing dev-only: no tests, scripts, examples, standalone server or TypeScript sources')
 
-  // Every module the shipped code imports is a dependency, the peer (fastify) or Node's own.
+  // Every module the shipped code imports is a dependency, a peer (fastify; ioredis, optional,
+  // for limits shared across instances) or Node's own.
   const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
-    dependencies: Record<string, string>, peerDependencies: Record<string, string>
+    dependencies: Record<string, string>, peerDependencies: Record<string, string>,
+    peerDependenciesMeta: Record<string, { optional?: boolean }>
   }
   const declared = new Set([...Object.keys(manifest.dependencies), ...Object.keys(manifest.peerDependencies)])
-  t.same(Object.keys(manifest.peerDependencies), ['fastify'])
+  t.same(Object.keys(manifest.peerDependencies).sort(), ['fastify', 'ioredis'])
+  t.same(manifest.peerDependenciesMeta, { ioredis: { optional: true } }, 'ioredis only for those who share limits')
   t.notOk('fastify' in manifest.dependencies, 'fastify is the host\'s, not a dependency')
   for (const file of files.filter((f) => f.endsWith('.js') || f.endsWith('.d.ts'))) {
     const source = readFileSync(join(ROOT, file), 'utf8')
