@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely'
 import { KeyExistsError, LimitReachedError } from '../schemas/errors.js'
 import type { Preference } from '../schemas/preference.js'
 import {
-  countPreferences, insertPreference, isPostgres, lockUserForCreate, type NewPreference,
+  countPreferences, insertPreference, isPostgres, lockUserForWrite, type NewPreference,
   retryOnUniqueViolation, type Revised, toPreference
 } from './preference-repository.js'
 import { type ChangeEntry, currentRevision, recordRevision, type RevisionLog } from './revision-repository.js'
@@ -46,7 +46,7 @@ export async function applyPreferencePatch (
 ): Promise<Revised<PatchOutcome>> {
   const timestamp = now.toISOString()
   return retryOnUniqueViolation(() => db.transaction().execute(async (trx) => {
-    await lockUserForCreate(trx, userId)
+    await lockUserForWrite(trx, userId)
     const current = new Map<string, Preference>()
     for (const chunk of chunks(keys)) {
       let query = trx.selectFrom('user_preference').selectAll()
@@ -95,7 +95,7 @@ export async function applyPreferencePatch (
     ]
     const rev = changes.length === 0
       ? (await currentRevision(trx, userId, log.maxRevisions)).rev
-      : await recordRevision(trx, userId, log, changes, timestamp)
+      : await recordRevision(trx, userId, log, changes, timestamp, { countDelta: creates.length - deleted.length })
     return { result: { results, deleted }, rev }
   }), () => new KeyExistsError(keys[0] ?? ''))
 }

@@ -2,7 +2,8 @@ import { type Kysely, PostgresAdapter, sql } from 'kysely'
 import { KeyExistsError, LimitReachedError } from '../schemas/errors.js'
 import type { Preference } from '../schemas/preference.js'
 import { JsonText, jsonTextOf } from '../lib/json-text.js'
-import { compiledQuery, compiledTransaction, kyselyOf, type Queryable } from './direct/compiled-statements.js'
+import { compiledCommand, compiledQuery, compiledTransaction, kyselyOf, type Queryable } from './direct/compiled-statements.js'
+import { createInOneStatement, deleteInOneStatement, type ExpectedRow, updateInOneStatement } from './postgres-writes.js'
 import { recordRevision, type RevisionLog } from './revision-repository.js'
 import type { Database, UserPreferenceRow } from './types.js'
 
@@ -141,20 +142,28 @@ export async function listPreferences (db: Db, userId: number, filter: ListFilte
   return { count: total, results: rows.map(toPreference) }
 }
 
-// Two-key advisory lock class for "creating a preference for user N" on PostgreSQL.
-const CREATE_LOCK_CLASS = 0x70726566 // 'pref'
-
-const advisoryLock = compiledQuery<'userId', unknown>((db, p) => db.selectNoFrom(
-  sql`pg_advisory_xact_lock(${sql.lit(CREATE_LOCK_CLASS)}, (${p('userId')}::bigint % 2147483647)::int)`.as('locked')))
+const lockRevisionRow = compiledQuery<'userId', { user_id: number | string }>((db, p) =>
+  db.selectFrom('user_revision').select('user_id').where('user_id', '=', p('userId')).forUpdate())
+const addRevisionRow = compiledCommand<'userId'>((db, p) =>
+  db.insertInto('user_revision').values((eb) => ({
+    user_id: p('userId'),
+    rev: sql.lit(0) as never,
+    floor: sql.lit(0) as never,
+    preference_count: eb.selectFrom('user_preference').select(eb.fn.countAll<number>().as('n')).where('user_id', '=', p('userId'))
+  })).onConflict((oc) => oc.column('user_id').doNothing()))
 
 /**
- * Serialises, per user, the transactions that may create preferences (create, upsert by key,
- * merge patch), so that counting against the limit and inserting cannot interleave, and two
- * upserts of one new key cannot both insert. A no-op on SQLite, whose write transactions are
- * serialised anyway.
+ * Serialises, per user, the transactions that write preferences on PostgreSQL: the user's
+ * revision row is locked first (made when missing), as the single-statement writes do, so
+ * that locks are always taken in one order; counting against the limit and inserting cannot
+ * interleave, and two upserts of one new key cannot both insert. A no-op on SQLite, whose
+ * write transactions are serialised anyway.
  */
-export async function lockUserForCreate (trx: Queryable, userId: number): Promise<void> {
-  if (isPostgres(trx)) await advisoryLock(trx, { userId })
+export async function lockUserForWrite (trx: Queryable, userId: number): Promise<void> {
+  if (!isPostgres(trx)) return
+  if ((await lockRevisionRow(trx, { userId })).length > 0) return
+  await addRevisionRow(trx, { userId })
+  await lockRevisionRow(trx, { userId })
 }
 
 /** How many preferences the user holds. */
@@ -218,15 +227,19 @@ export async function createPreference (
   const values = { userId, key: input.key, value: input.valueJson, now: timestamp, max: maxPerUser }
   let created: Revised<Preference> | undefined
   try {
-    created = await compiledTransaction(db, async (trx) => {
-      await lockUserForCreate(trx, userId)
-      const [row] = await insertBelowLimit(trx, values)
-      if (row === undefined) return undefined
-      const preference = toPreference(row)
-      const rev = await recordRevision(trx, userId, log,
-        [{ op: 'set', key: preference.key, id: preference.id, valueJson: input.valueJson }], timestamp)
-      return { result: preference, rev }
-    })
+    if (isPostgres(db)) {
+      const row = await createInOneStatement(db, userId, input.key, input.valueJson, maxPerUser, log, timestamp)
+      created = row === undefined ? undefined : { result: toPreference(row), rev: Number(row.revision) }
+    } else {
+      created = await compiledTransaction(db, async (trx) => {
+        const [row] = await insertBelowLimit(trx, values)
+        if (row === undefined) return undefined
+        const preference = toPreference(row)
+        const rev = await recordRevision(trx, userId, log,
+          [{ op: 'set', key: preference.key, id: preference.id, valueJson: input.valueJson }], timestamp, { countDelta: 1 })
+        return { result: preference, rev }
+      })
+    }
   } catch (error) {
     if (isUniqueViolation(error)) throw new KeyExistsError(input.key)
     throw error
@@ -270,6 +283,7 @@ export async function updatePreference (
 ): Promise<Revised<Preference> | undefined> {
   try {
     return await db.transaction().execute(async (trx) => {
+      await lockUserForWrite(trx, userId)
       let before: Preference | undefined
       if (precondition !== undefined || changes.key !== undefined) {
         const current = await selectForWrite(trx, userId, { id })
@@ -308,6 +322,7 @@ export async function deletePreference (
   db: Db, userId: number, target: PreferenceTarget, log: RevisionLog, precondition?: Precondition, now: Date = new Date()
 ): Promise<Revised<true> | undefined> {
   return db.transaction().execute(async (trx) => {
+    await lockUserForWrite(trx, userId)
     if (precondition !== undefined) {
       const current = await selectForWrite(trx, userId, target)
       if (current === undefined) return undefined
@@ -315,7 +330,38 @@ export async function deletePreference (
     }
     const [row] = await deleteTarget(trx, userId, target)
     if (row === undefined) return undefined
-    const rev = await recordRevision(trx, userId, log, [{ op: 'delete', key: row.key, id: Number(row.id) }], now.toISOString())
+    const rev = await recordRevision(trx, userId, log, [{ op: 'delete', key: row.key, id: Number(row.id) }], now.toISOString(),
+      { countDelta: -1 })
     return { result: true as const, rev }
   })
+}
+
+const expectedRow = (expected: Preference | undefined): ExpectedRow | undefined => expected === undefined
+  ? undefined
+  : { key: expected.key, valueJson: jsonTextOf(expected.value), lastUpdatedAt: expected.last_updated_at }
+
+/**
+ * PostgreSQL only: changes preference `id` and logs the revision in one statement, provided
+ * it still is `expected` (when given: the row the caller read and checked). Undefined when
+ * there is no such preference or it changed since: the caller then takes the locking path.
+ */
+export async function updatePreferenceIfUnchanged (
+  db: Db, userId: number, id: number, changes: PreferenceChanges, log: RevisionLog, expected?: Preference,
+  now: Date = new Date()
+): Promise<Revised<Preference> | undefined> {
+  try {
+    const row = await updateInOneStatement(db, userId, id, changes, log, now.toISOString(), expectedRow(expected))
+    return row === undefined ? undefined : { result: toPreference(row), rev: Number(row.revision) }
+  } catch (error) {
+    if (isUniqueViolation(error)) throw new KeyExistsError(changes.key ?? '')
+    throw error
+  }
+}
+
+/** PostgreSQL only: deletePreference in one statement, on the terms of updatePreferenceIfUnchanged. */
+export async function deletePreferenceIfUnchanged (
+  db: Db, userId: number, target: PreferenceTarget, log: RevisionLog, expected?: Preference, now: Date = new Date()
+): Promise<Revised<true> | undefined> {
+  const row = await deleteInOneStatement(db, userId, target, log, now.toISOString(), expectedRow(expected))
+  return row === undefined ? undefined : { result: true, rev: Number(row.revision) }
 }
