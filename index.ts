@@ -18,12 +18,12 @@ export type { PathParameters } from './plugins/authorize.js'
 export type { StorePluginOptions } from './plugins/store.js'
 
 // The programmatic store, and the key registry it enforces.
-export { createPreferenceStore, type PreferenceStore, type StoreCallOptions } from './store/preference-store.js'
+export { createPreferenceStore, type ImportOptions, type PreferenceStore, type StoreCallOptions } from './store/preference-store.js'
 export type { GroupsOf, StoreOptions } from './store/store-options.js'
 export type { Actor } from './store/preference-core.js'
 export {
   defineKeys, type KeyDefinition, type KeyRegistry, type KeyWritable, type PreferencePatch, type PreferenceValue,
-  type RegisteredKey
+  type PreferenceValues, type RegisteredKey
 } from './schemas/key-registry.js'
 
 // The database, for a host that opens it or migrates it itself.
@@ -45,6 +45,10 @@ export {
   PutScopeDefaultBodySchema, ScopeDefaultListSchema, ScopeDefaultSchema, type PutScopeDefaultBody, type ScopeDefault,
   type ScopeDefaultList
 } from './schemas/scope-default.js'
+export {
+  EXPORT_FORMAT, ExportDocumentSchema, ImportBodySchema, ImportReportSchema, type ExportDocument, type ImportBody, type ImportMode,
+  type ImportReport
+} from './schemas/portability.js'
 export { ErrorSchema, type ErrorBody } from './schemas/error-body.js'
 export { ERROR_CATALOGUE, ERROR_CODES, type PreferencesErrorCode } from './schemas/error-catalogue.js'
 export {

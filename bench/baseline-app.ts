@@ -37,6 +37,11 @@ export interface Store {
   patchValue: (value: string, now: string, userId: number, id: number) => MaybePromise<Row | undefined>
   /** True when a row was deleted. */
   delete: (userId: number, id: number) => MaybePromise<boolean>
+  /**
+   * An import: every [key, value JSON] set for the user (inserted, or updated when the key
+   * exists) in one transaction, within the per-user limit; the number of rows written, or 'limit'.
+   */
+  importMany: (userId: number, entries: Array<[string, string]>, now: string) => MaybePromise<number | 'limit'>
   /** The user's rows (scope null) and the defaults of `scopes`: one query. */
   layers: (userId: number, scopes: string[]) => MaybePromise<Layer[]>
   close: () => MaybePromise<void>
@@ -203,6 +208,24 @@ export async function runBaseline (store: Store): Promise<void> {
   }, async (request) => {
     const scopes = ['site', ...request.groups]
     return { preferences: effective(defaults, scopes, await store.layers(request.targetUser, scopes)) }
+  })
+
+  app.post('/api/v2/user/:user_id/preference/import/', {
+    schema: {
+      params: userParams,
+      body: { type: 'object', required: ['preferences'], properties: { preferences: { type: 'object' } } },
+      response: { 200: { type: 'object', properties: { written: { type: 'integer' } } }, '4xx': error }
+    }
+  }, async (request, reply) => {
+    const entries: Array<[string, string]> = []
+    for (const [key, value] of Object.entries((request.body as { preferences: Record<string, unknown> }).preferences)) {
+      const json = JSON.stringify(value)
+      if (Buffer.byteLength(json) > 65536) return reply.code(413).send({ statusCode: 413, code: 'TOO_LARGE', error: 'Payload Too Large', message: key })
+      entries.push([key, json])
+    }
+    const written = await store.importMany(request.targetUser, entries, new Date().toISOString())
+    if (written === 'limit') return reply.code(409).send({ statusCode: 409, code: 'limit', error: 'Conflict', message: 'limit' })
+    return { written }
   })
 
   app.get('/api/v2/user/:user_id/preference/:id/', {

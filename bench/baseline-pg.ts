@@ -23,6 +23,10 @@ const q = {
   listKey: `SELECT ${COLUMNS} FROM user_preference WHERE user_id = $1 AND key = $2 ORDER BY id LIMIT $3 OFFSET $4`,
   patchValue: `UPDATE user_preference SET value = $1, last_updated_at = $2 WHERE user_id = $3 AND id = $4 RETURNING ${COLUMNS}`,
   delete: 'DELETE FROM user_preference WHERE user_id = $1 AND id = $2',
+  // Every row of an import in one multi-row statement (the keys and values as two arrays).
+  upsertMany: `INSERT INTO user_preference (user_id, key, value, created_at, last_updated_at)
+    SELECT $1, k, v, $4, $4 FROM unnest($2::text[], $3::text[]) AS t (k, v)
+    ON CONFLICT (user_id, key) DO UPDATE SET value = excluded.value, last_updated_at = excluded.last_updated_at`,
   layers: `SELECT NULL AS scope, key, value, 0 AS locked FROM user_preference WHERE user_id = $1
     UNION ALL SELECT scope, key, value, locked FROM preference_default WHERE scope = ANY($2::text[])`
 } as const
@@ -50,6 +54,28 @@ await runBaseline({
       } catch (error) {
         await client.query('ROLLBACK')
         if ((error as { code?: string }).code === '23505') return 'exists'
+        throw error
+      }
+    } finally {
+      client.release()
+    }
+  },
+  importMany: async (userId, entries, now) => {
+    const client = await pool.connect()
+    try {
+      await client.query('BEGIN')
+      try {
+        await run(client, 'lock', [userId])
+        await run(client, 'upsertMany', [userId, entries.map(([key]) => key), entries.map(([, value]) => value), now])
+        const { rows: [{ n }] } = await run<{ n: number }>(client, 'count', [userId])
+        if (n > MAX_PER_USER) {
+          await client.query('ROLLBACK')
+          return 'limit'
+        }
+        await client.query('COMMIT')
+        return entries.length
+      } catch (error) {
+        await client.query('ROLLBACK')
         throw error
       }
     } finally {

@@ -26,6 +26,8 @@ const stmt = {
   patchValue: db.prepare<[string, string, number, number], SqliteRow>(
     'UPDATE user_preference SET value = ?, last_updated_at = ? WHERE user_id = ? AND id = ? RETURNING *'),
   delete: db.prepare<[number, number]>('DELETE FROM user_preference WHERE user_id = ? AND id = ?'),
+  upsert: db.prepare<[number, string, string, string, string]>(`INSERT INTO user_preference (user_id, key, value, created_at, last_updated_at)
+    VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id, key) DO UPDATE SET value = excluded.value, last_updated_at = excluded.last_updated_at`),
   layers: db.prepare<[number, string], Layer>(`SELECT NULL AS scope, key, value, 0 AS locked FROM user_preference WHERE user_id = ?
     UNION ALL SELECT scope, key, value, locked FROM preference_default WHERE scope IN (SELECT value FROM json_each(?))`)
 }
@@ -38,8 +40,24 @@ const create = db.transaction((userId: number, key: string, value: string, now: 
   }
 })
 
+// One transaction, one prepared statement run per row; the limit counted after the writes.
+const importMany = db.transaction((userId: number, entries: Array<[string, string]>, now: string): number | 'limit' => {
+  for (const [key, value] of entries) stmt.upsert.run(userId, key, value, now, now)
+  if (stmt.count.get(userId)!.n > MAX_PER_USER) throw new LimitError()
+  return entries.length
+})
+class LimitError extends Error {}
+
 await runBaseline({
   create,
+  importMany: (userId, entries, now) => {
+    try {
+      return importMany(userId, entries, now)
+    } catch (error) {
+      if (error instanceof LimitError) return 'limit'
+      throw error
+    }
+  },
   get: (userId, id) => stmt.get.get(userId, id),
   getByKey: (userId, key) => stmt.getByKey.get(userId, key),
   count: (userId, key) => key === undefined ? stmt.count.get(userId)!.n : stmt.countKey.get(userId, key)!.n,

@@ -1,7 +1,7 @@
 // fastify-user-preferences/client: a typed fetch client, safe for browsers (no server code).
 export { PreferencesApiError, type PreferencesClientErrorCode } from './api-error.js'
 export {
-  createPreferencesClient, type CallOptions, type ListOptions, type PreferencesClient, type PreferencesClientOptions,
+  createPreferencesClient, type CallOptions, type ImportOptions, type ListOptions, type PreferencesClient, type PreferencesClientOptions,
   type ReadOptions, type SetOptions, type SetResult, type Updater, type UpdateOptions, type UserRef, type WriteOptions
 } from './preferences-client.js'
 export {
@@ -10,5 +10,6 @@ export {
 export type {
   CreatePreferenceBody, ListPreferencesQuery, MergePatchResult, PatchPreferenceBody, Preference, PreferenceList
 } from '../schemas/preference.js'
+export type { ExportDocument, ImportBody, ImportMode, ImportReport } from '../schemas/portability.js'
 export type { ErrorBody } from '../schemas/error-body.js'
 export type { PreferencesErrorCode } from '../schemas/error-catalogue.js'

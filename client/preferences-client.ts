@@ -3,6 +3,7 @@ import type { PreferencesErrorCode } from '../schemas/error-catalogue.js'
 import type {
   CreatePreferenceBody, ListPreferencesQuery, MergePatchResult, PatchPreferenceBody, Preference, PreferenceList
 } from '../schemas/preference.js'
+import type { ExportDocument, ImportBody, ImportMode, ImportReport } from '../schemas/portability.js'
 import { PreferencesApiError } from './api-error.js'
 import {
   type IfSent, NOT_MODIFIED, type NotModified, PRECONDITION_FAILED, type PreconditionFailed, type WithEtag
@@ -59,6 +60,13 @@ export interface UpdateOptions extends CallOptions {
 
 export type ListOptions = ReadOptions & ListPreferencesQuery
 
+export interface ImportOptions extends CallOptions {
+  /** `merge` (default) keeps the keys the document lacks; `replace` deletes them. */
+  mode?: ImportMode
+  /** Report what would change, write nothing. */
+  dryRun?: boolean
+}
+
 /** What `set` and `update` resolve to: the stored preference, and whether this call created it. */
 export type SetResult = WithEtag<Preference> & { created: boolean }
 
@@ -110,6 +118,12 @@ export interface PreferencesClient {
   /** DELETE {id}/ (a PreferencesApiError 404 when there is none). */
   deleteById: <O extends WriteOptions = CallOptions>(id: number, options?: O) =>
   Promise<undefined | IfSent<O, 'ifMatch', PreconditionFailed>>
+  /** GET export/: every preference of the user, as a document `import` takes back. */
+  export: (options?: CallOptions) => Promise<ExportDocument>
+  /** POST import/: an export document (of any user) or `{ preferences }`; all or nothing; the sorted report. */
+  import: (document: ImportBody | ExportDocument, options?: ImportOptions) => Promise<ImportReport>
+  /** DELETE of the collection: erases every preference of the user and their history. */
+  erase: (options?: CallOptions) => Promise<undefined>
 }
 
 /** One HTTP exchange, as the operations describe it. */
@@ -254,7 +268,12 @@ export function createPreferencesClient (options: PreferencesClientOptions): Pre
     getById: async (id, o) => call({ method: 'GET', path: idSegment(id), options: o, ok: [200] }, tagged),
     patchById: async (id, patch, o) => call({ method: 'PATCH', path: idSegment(id), options: o, body: patch, ok: [200] }, tagged),
     replaceById: async (id, body, o) => call({ method: 'PUT', path: idSegment(id), options: o, body, ok: [200] }, tagged),
-    deleteById: async (id, o) => call({ method: 'DELETE', path: idSegment(id), options: o, ok: [204] }, () => undefined)
+    deleteById: async (id, o) => call({ method: 'DELETE', path: idSegment(id), options: o, ok: [204] }, () => undefined),
+    export: async (o) => call({ method: 'GET', path: '/export/', options: o, ok: [200] }, bodyOf),
+    import: async (document, o) => call({
+      method: 'POST', path: '/import/', options: o, query: { mode: o?.mode, dry_run: o?.dryRun === undefined ? undefined : String(o.dryRun) }, body: document, ok: [200]
+    }, bodyOf),
+    erase: async (o) => call({ method: 'DELETE', path: '/', options: o, ok: [204] }, () => undefined)
   }
   return client
 }

@@ -19,7 +19,7 @@ export interface UpsertResult {
 /**
  * Sets the value of the user's preference `key`, creating it when it does not exist (within
  * the per-user limit). Reading, the precondition and the write happen in one transaction that
- * holds the user's create lock, so of two concurrent upserts of a new key one creates and the
+ * holds the user's write lock, so of two concurrent upserts of a new key one creates and the
  * other replaces.
  */
 export async function upsertPreferenceByKey (

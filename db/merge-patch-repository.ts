@@ -18,6 +18,18 @@ export interface PatchPlan {
   deletes: string[]
 }
 
+/**
+ * Decides a bulk change from the stored preferences it may touch; throws to reject it. It runs
+ * inside the transaction (`trx`), so that its own reads (locks) see what the write will see.
+ */
+export type PatchPlanner = (current: ReadonlyMap<string, Preference>, trx: Db) => PatchPlan | Promise<PatchPlan>
+
+export interface PatchOptions {
+  /** Decide and check everything (the limit included), write nothing and record no revision. */
+  dryRun?: boolean
+  now?: Date
+}
+
 export interface PatchOutcome {
   /** The created or updated preferences, in the order of `writes`. */
   results: Preference[]
@@ -27,36 +39,65 @@ export interface PatchOutcome {
 
 // Keys per IN (...) list: far below SQLite's and PostgreSQL's limits on bound parameters.
 const CHUNK = 500
+// Rows per multi-row INSERT (five parameters each): the same bound.
+const INSERT_ROWS = 100
 
-function chunks<T> (items: T[]): T[][] {
+function chunks<T> (items: T[], size = CHUNK): T[][] {
   const out: T[][] = []
-  for (let i = 0; i < items.length; i += CHUNK) out.push(items.slice(i, i + CHUNK))
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size))
   return out
 }
 
 /**
- * Applies a bulk change to one user's preferences, all or nothing. In one transaction holding
- * the user's create lock: reads the stored preferences among `keys` (locked on PostgreSQL),
- * lets `plan` decide the writes from them (it throws to reject the patch), checks that the
- * user stays within `maxPerUser`, then deletes, updates and creates.
+ * Inserts the new preferences (the caller holds the write lock and checked the limit), ids
+ * in the order given: a multi-row INSERT per chunk, since a statement per row is most of the
+ * cost of a large import.
+ */
+async function insertAll (trx: Db, userId: number, creates: NewPreference[], timestamp: string): Promise<Map<string, Preference>> {
+  const created = new Map<string, Preference>()
+  if (creates.length === 1) created.set(creates[0].key, await insertPreference(trx, userId, creates[0], timestamp))
+  else {
+    for (const chunk of chunks(creates, INSERT_ROWS)) {
+      const rows = await trx.insertInto('user_preference')
+        .values(chunk.map((c) => ({ user_id: userId, key: c.key, value: c.valueJson, created_at: timestamp, last_updated_at: timestamp })))
+        .returningAll()
+        .execute()
+      for (const row of rows) created.set(row.key, toPreference(row))
+    }
+  }
+  return created
+}
+
+/** The user's stored preferences among `keys`, or all of them; locked on PostgreSQL. */
+async function readForWrite (trx: Db, userId: number, keys: readonly string[] | 'all'): Promise<Map<string, Preference>> {
+  const current = new Map<string, Preference>()
+  for (const chunk of keys === 'all' ? [undefined] : chunks([...keys])) {
+    let query = trx.selectFrom('user_preference').selectAll().where('user_id', '=', userId)
+    if (chunk !== undefined) query = query.where('key', 'in', chunk)
+    else query = query.orderBy('id')
+    if (isPostgres(trx)) query = query.forUpdate()
+    for (const row of await query.execute()) current.set(row.key, toPreference(row))
+  }
+  return current
+}
+
+/**
+ * Applies a bulk change to one user's preferences, all or nothing (merge patch, import). In
+ * one transaction holding the user's write lock: reads the stored preferences among `keys`
+ * (or all of them; locked on PostgreSQL), lets `plan` decide the writes from them (it throws
+ * to reject the change), checks that the user stays within `maxPerUser`, then deletes,
+ * updates and creates, and records one revision (none when nothing changed, or a dry run).
  */
 export async function applyPreferencePatch (
-  db: Db, userId: number, keys: string[], plan: (current: ReadonlyMap<string, Preference>) => PatchPlan,
-  maxPerUser: number, log: RevisionLog, now: Date = new Date()
+  db: Db, userId: number, keys: readonly string[] | 'all', plan: PatchPlanner,
+  maxPerUser: number, log: RevisionLog, options: PatchOptions = {}
 ): Promise<Revised<PatchOutcome>> {
-  const timestamp = now.toISOString()
+  const timestamp = (options.now ?? new Date()).toISOString()
   return retryOnUniqueViolation(() => db.transaction().execute(async (trx) => {
     await lockUserForWrite(trx, userId)
-    const current = new Map<string, Preference>()
-    for (const chunk of chunks(keys)) {
-      let query = trx.selectFrom('user_preference').selectAll()
-        .where('user_id', '=', userId)
-        .where('key', 'in', chunk)
-      if (isPostgres(trx)) query = query.forUpdate()
-      for (const row of await query.execute()) current.set(row.key, toPreference(row))
-    }
+    const current = await readForWrite(trx, userId, keys)
 
-    const { writes, deletes } = plan(current)
+    const { writes, deletes } = await plan(current, trx)
     const deleted = deletes.filter((key) => current.has(key))
     const creates = writes.filter((write) => !current.has(write.key))
     if (creates.length > 0) {
@@ -66,6 +107,9 @@ export async function applyPreferencePatch (
         throw new LimitReachedError(maxPerUser, `: creating ${JSON.stringify(first)} would exceed that`)
       }
     }
+    if (options.dryRun === true) {
+      return { result: { results: [], deleted }, rev: (await currentRevision(trx, userId, log.maxRevisions)).rev }
+    }
 
     for (const chunk of chunks(deleted)) {
       await trx.deleteFrom('user_preference')
@@ -73,11 +117,12 @@ export async function applyPreferencePatch (
         .where('key', 'in', chunk)
         .execute()
     }
+    const created = await insertAll(trx, userId, creates, timestamp)
     const results: Preference[] = []
     for (const write of writes) {
       const existing = current.get(write.key)
       if (existing === undefined) {
-        results.push(await insertPreference(trx, userId, write, timestamp))
+        results.push(created.get(write.key) as Preference)
         continue
       }
       const row = await trx.updateTable('user_preference')
@@ -97,5 +142,5 @@ export async function applyPreferencePatch (
       ? (await currentRevision(trx, userId, log.maxRevisions)).rev
       : await recordRevision(trx, userId, log, changes, timestamp, { countDelta: creates.length - deleted.length })
     return { result: { results, deleted }, rev }
-  }), () => new KeyExistsError(keys[0] ?? ''))
+  }), () => new KeyExistsError(keys === 'all' ? '' : keys[0] ?? ''))
 }

@@ -64,9 +64,9 @@ function isUniqueViolation (error: unknown): boolean {
   return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === '23505'
 }
 
-// A unique violation can still happen on PostgreSQL when a rename (PATCH or PUT by id, which
-// do not take the create lock) lands on a key between a read and an insert. The key then
-// exists: running the transaction again replaces it instead of creating it.
+// Every write of a user takes the user's write lock, so a key cannot appear between a read and
+// an insert of the same user's transaction; a host writing rows behind the plugin's back still
+// can. The key then exists: running the transaction again replaces it instead of creating it.
 const UNIQUE_VIOLATION_ATTEMPTS = 3
 
 /** Runs `transaction` again when it fails on a unique violation; `exhausted` makes the final error. */
@@ -172,7 +172,7 @@ export async function countPreferences (db: Db, userId: number): Promise<number>
   return Number(count)
 }
 
-/** Inserts without any check (callers hold the create lock and have checked the limit). */
+/** Inserts without any check (callers hold the write lock and have checked the limit). */
 const insertRow = compiledQuery<'userId' | 'key' | 'value' | 'now', UserPreferenceRow>((db, p) =>
   db.insertInto('user_preference')
     .values({ user_id: p('userId'), key: p('key'), value: p('value'), created_at: p('now'), last_updated_at: p('now') })
@@ -216,8 +216,9 @@ export interface Revised<T> {
 
 /**
  * Inserts a preference unless the key exists (KeyExistsError) or the user is at the limit
- * (LimitReachedError), and logs the revision, in one transaction. The limit check and the
- * insert are one statement; on PostgreSQL under the per-user create lock, so that concurrent
+ * (LimitReachedError), and logs the revision. On SQLite, in one transaction whose limit check
+ * and insert are one statement (write transactions are serialised). On PostgreSQL, one
+ * statement that checks the limit on the user's locked revision row, so that concurrent
  * creates cannot both see room for one more.
  */
 export async function createPreference (

@@ -111,6 +111,8 @@ export interface PreferencesPluginOptions extends StoreOptions {
   maxStreamsPerUser?: number
   /** Largest request body in bytes (default: enough for a maximal value in any encoding). */
   bodyLimit?: number
+  /** Largest body of an import (POST .../preference/import/), in bytes (default 4 MiB); beyond, 413. */
+  maxImportBytes?: number
   /**
    * At most `max` requests per caller (token identity) in `timeWindow` milliseconds; beyond
    * that 429 PREFERENCE_RATE_LIMITED with Retry-After. Default: off.

@@ -39,6 +39,7 @@ export interface ResolvedOptions {
   heartbeatSeconds: number
   maxStreamsPerUser: number
   bodyLimit: number
+  maxImportBytes: number
   rateLimit: Required<RateLimitOptions> | false
 }
 
@@ -153,6 +154,7 @@ export function resolveOptions (options: PreferencesPluginOptions): ResolvedOpti
     maxStreamsPerUser: positiveInteger('maxStreamsPerUser', options.maxStreamsPerUser, 16, 100_000),
     // JSON escapes (\u0000) can take six bytes per byte of value, percent-encoding three.
     bodyLimit: positiveInteger('bodyLimit', options.bodyLimit, Math.max(1024 * 1024, maxValueBytes * 6 + 16_384)),
+    maxImportBytes: positiveInteger('maxImportBytes', options.maxImportBytes, 4 * 1024 * 1024, 1024 * 1024 * 1024),
     rateLimit: resolveRateLimit(options.rateLimit)
   }
 }

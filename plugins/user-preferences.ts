@@ -10,6 +10,7 @@ import itemRoutes from '../routes/item.js'
 import effectiveRoutes from '../routes/effective.js'
 import eventRoutes from '../routes/events.js'
 import mergePatchRoutes from '../routes/merge-patch.js'
+import { importRoutes, portabilityRoutes } from '../routes/portability.js'
 import scopeDefaultRoutes from '../routes/scope-defaults.js'
 import { FORM_TYPE, JSON_TYPE, MERGE_PATCH_TYPE } from '../schemas/media-types.js'
 import authenticatePlugin from './authenticate.js'
@@ -63,6 +64,12 @@ async function userPreferences (fastify: FastifyInstance, options: PreferencesPl
     await routes.register(itemRoutes, resolved)
     await routes.register(byKeyRoutes, resolved)
     await routes.register(scopeDefaultRoutes)
+    await routes.register(portabilityRoutes)
+  })
+  // An import is JSON only, with a body limit of its own.
+  await fastify.register(async (routes) => {
+    await routes.register(bodyParsersPlugin, { bodyLimit: resolved.maxImportBytes, mediaTypes: [JSON_TYPE] })
+    await routes.register(importRoutes, resolved)
   })
   // The bulk change reads its own media type and no other.
   await fastify.register(async (routes) => {

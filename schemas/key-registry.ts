@@ -62,3 +62,6 @@ export type MergePatchOf<T> = T extends readonly unknown[]
 
 /** A merge patch of a user's preferences: for each key a patch of its value, or null to delete it. */
 export type PreferencePatch<R> = { [K in RegisteredKey<R>]?: MergePatchOf<PreferenceValue<R, K>> | null } & Record<string, unknown>
+
+/** Values to import for a user: each registered key with its value type. */
+export type PreferenceValues<R> = { [K in RegisteredKey<R>]?: PreferenceValue<R, K> } & Record<string, unknown>

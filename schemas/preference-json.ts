@@ -1,5 +1,6 @@
 import { jsonTextOf } from '../lib/json-text.js'
 import type { EffectiveView } from './effective-view.js'
+import type { ExportDocument } from './portability.js'
 import { type Preference, type PreferenceList, SERIALIZE, type SerializeAs } from './preference.js'
 import type { ChangesPage, RevisionRow } from './revision.js'
 import type { ScopeDefault, ScopeDefaultList } from './scope-default.js'
@@ -65,13 +66,22 @@ function changesPageJson (page: ChangesPage): string {
   return `{"rev":${page.rev},"results":[${page.results.map(revisionJson).join(',')}],"next":${quote(page.next)}}`
 }
 
+/** An export, each value as its stored JSON text, keys in the order given. */
+export function exportJson (doc: ExportDocument): string {
+  let entries = ''
+  for (const [key, value] of Object.entries(doc.preferences)) entries += `${entries === '' ? '' : ','}${quote(key)}:${jsonTextOf(value)}`
+  return `{"format":${quote(doc.format)},"user_id":${doc.user_id},"exported_at":${quote(doc.exported_at)},"rev":${doc.rev},` +
+    `"preferences":{${entries}}}`
+}
+
 const BY_HAND: Record<SerializeAs, (data: never) => string> = {
   preference: preferenceJson,
   'preference-list': preferenceListJson,
   'scope-default': scopeDefaultJson,
   'scope-default-list': scopeDefaultListJson,
   'effective-view': effectiveViewJson,
-  'changes-page': changesPageJson
+  'changes-page': changesPageJson,
+  export: exportJson
 }
 
 /** The hand-written serializer of a response schema marked with SERIALIZE, else undefined. */

@@ -2,7 +2,7 @@ import { Type, type Static } from '@sinclair/typebox'
 
 /** Marks a response schema whose serialization is written by hand (preference-json.ts). */
 export const SERIALIZE = Symbol.for('fastify-user-preferences.serialize')
-export type SerializeAs = 'preference' | 'preference-list' | 'scope-default' | 'scope-default-list' | 'effective-view' | 'changes-page'
+export type SerializeAs = 'preference' | 'preference-list' | 'scope-default' | 'scope-default-list' | 'effective-view' | 'changes-page' | 'export'
 
 /** Decimal digits without sign or leading zeros. */
 const ID_PATTERN = '^[1-9][0-9]*$'

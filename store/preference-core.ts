@@ -3,6 +3,7 @@ import { upsertPreferenceByKey, type UpsertResult } from '../db/by-key-repositor
 import { openDatabase } from '../db/connect.js'
 import { applyPreferencePatch, type PatchOutcome, type PatchPlan } from '../db/merge-patch-repository.js'
 import { migrateToLatest } from '../db/migrate.js'
+import { erasePreferences, readAllPreferences } from '../db/portability-repository.js'
 import {
   createPreference, deletePreference, deletePreferenceIfUnchanged, findPreference, findPreferenceByKey, isPostgres,
   listPreferences, type ListFilter, type Precondition, type PreferenceChanges, type PreferencePage, type PreferenceTarget,
@@ -18,11 +19,12 @@ import {
 } from '../db/scope-default-repository.js'
 import type { Database } from '../db/types.js'
 import { mergePatch } from '../lib/json-merge-patch.js'
-import { plainValue } from '../lib/json-text.js'
+import { jsonTextOf, plainValue } from '../lib/json-text.js'
 import type { EffectiveView } from '../schemas/effective-view.js'
 import {
   ChangesExpiredError, KeyLockedError, KeyReadOnlyError, MalformedBodyError, ValidationError
 } from '../schemas/errors.js'
+import { EXPORT_FORMAT, type ExportDocument, type ImportMode, type ImportReport } from '../schemas/portability.js'
 import { keyProblem, type Preference } from '../schemas/preference.js'
 import { isScopeName, type ScopeDefault } from '../schemas/scope-default.js'
 import { computeEffectiveView } from './effective.js'
@@ -340,6 +342,80 @@ export class PreferenceCore {
     // A patch that changed nothing made no revision: nothing to tell.
     if (revised.result.results.length + revised.result.deleted.length > 0) this.bus.publish(userId, revised.rev)
     return revised
+  }
+
+  /** Every preference of the user as an export document (values as stored JSON text). */
+  async exportPreferences (userId: number, now: Date = new Date()): Promise<ExportDocument> {
+    const { rev, preferences: rows } = await readAllPreferences(this.db, userId, this.options.maxRevisions)
+    // No prototype: a key named __proto__ is a key like any other.
+    const preferences: Record<string, unknown> = Object.create(null)
+    for (const row of rows) preferences[row.key] = row.value
+    return { format: EXPORT_FORMAT, user_id: userId, exported_at: now.toISOString(), rev, preferences }
+  }
+
+  /**
+   * Sets the given keys (`merge`), and with `replace` deletes the user's other keys: all or
+   * nothing, one revision, with the rules of every write (sizes, read-only keys and locks,
+   * registry, the per-user limit). Only keys whose value changes are written and logged. A dry
+   * run decides and checks the same way and writes nothing.
+   */
+  async importPreferences (
+    userId: number, preferences: Record<string, unknown>, options: { mode: ImportMode, dryRun: boolean }, context: WriteContext
+  ): Promise<ImportReport> {
+    const keys = Object.keys(preferences)
+    const encoded = new Map<string, string>()
+    for (const key of keys) {
+      const problem = keyProblem(key)
+      if (problem !== undefined) throw new ValidationError(`The key ${quotedKey(key)} ${problem}`)
+    }
+    // Sizes first (413), before anything is read.
+    for (const key of keys) encoded.set(key, this.encode(preferences[key], undefined, `The value of ${quotedKey(key)}`))
+
+    let report: Omit<ImportReport, 'rev' | 'dry_run'> = { created: [], updated: [], deleted: [], unchanged: [] }
+    const plan = async (current: ReadonlyMap<string, Preference>, trx: Kysely<Database>): Promise<PatchPlan> => {
+      // Decided afresh each time: the transaction may run again.
+      report = { created: [], updated: [], deleted: [], unchanged: [] }
+      const writes: PatchPlan['writes'] = []
+      for (const key of keys) {
+        const valueJson = encoded.get(key) as string
+        const stored = current.get(key)
+        if (stored !== undefined && (jsonTextOf(stored.value) === valueJson || JSON.stringify(plainValue(stored.value)) === valueJson)) {
+          report.unchanged.push(key)
+          continue
+        }
+        ;(stored === undefined ? report.created : report.updated).push(key)
+        writes.push({ key, valueJson })
+      }
+      if (options.mode === 'replace') report.deleted = [...current.keys()].filter((key) => !encoded.has(key))
+      const touched = [...writes.map((w) => w.key), ...report.deleted]
+      if (touched.length > 0) await this.guard(userId, touched, context, trx)
+      for (const { key } of writes) this.registry.check(key, preferences[key])
+      return { writes, deletes: report.deleted }
+    }
+    const { rev } = await applyPreferencePatch(this.db, userId, options.mode === 'replace' ? 'all' : keys, plan,
+      this.options.maxPreferencesPerUser, this.log(context), { dryRun: options.dryRun })
+    const changed = report.created.length + report.updated.length + report.deleted.length > 0
+    if (changed && !options.dryRun) this.bus.publish(userId, rev)
+    const sorted = (list: string[]) => [...list].sort((a, b) => a < b ? -1 : a > b ? 1 : 0)
+    return {
+      rev,
+      dry_run: options.dryRun,
+      created: sorted(report.created),
+      updated: sorted(report.updated),
+      deleted: sorted(report.deleted),
+      unchanged: sorted(report.unchanged)
+    }
+  }
+
+  /**
+   * Deletes every preference of the user and their change history, in one transaction; the
+   * erasure is one revision (`erased`), and the streams reset. A non-admin may not erase keys
+   * they could not delete one by one (read-only keys, locked keys: 403).
+   */
+  async erase (userId: number, context: WriteContext): Promise<Revised<{ deleted: number }>> {
+    return this.published(userId, await erasePreferences(this.db, userId, this.log(context), async (keys, trx) => {
+      if (keys.length > 0) await this.guard(userId, keys, context, trx)
+    }))
   }
 
   /** What applies to the user, key by key (all keys, or only `keys`). */

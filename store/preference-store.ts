@@ -5,7 +5,8 @@ import type { Database } from '../db/types.js'
 import { plainValue } from '../lib/json-text.js'
 import type { EffectiveView } from '../schemas/effective-view.js'
 import { ValidationError } from '../schemas/errors.js'
-import type { KeyRegistry, PreferencePatch, PreferenceValue } from '../schemas/key-registry.js'
+import type { KeyRegistry, PreferencePatch, PreferenceValue, PreferenceValues } from '../schemas/key-registry.js'
+import { type ExportDocument, IMPORT_MODES, type ImportMode, type ImportReport } from '../schemas/portability.js'
 import { keyProblem, type Preference } from '../schemas/preference.js'
 import { isScopeName, type ScopeDefault } from '../schemas/scope-default.js'
 import { type Actor, PreferenceCore, type WriteContext } from './preference-core.js'
@@ -23,6 +24,13 @@ export interface StoreCallOptions {
   actor?: Actor | null
   /** The user's groups for this call, instead of asking `groupsOf`. */
   groups?: readonly string[]
+}
+
+export interface ImportOptions extends StoreCallOptions {
+  /** `merge` (default) keeps the user's other keys; `replace` deletes them. */
+  mode?: ImportMode
+  /** Check and report, write nothing. */
+  dryRun?: boolean
 }
 
 /** Preferences from host code, without HTTP: the same rules, limits and locks as the API. */
@@ -50,6 +58,18 @@ export interface PreferenceStore<R extends KeyRegistry = KeyRegistry> {
   setDefault: <K extends string>(scope: string, key: K, value: PreferenceValue<R, K>, options?: { locked?: boolean, actor?: Actor | null }) =>
   Promise<{ scopeDefault: ScopeDefault, created: boolean }>
   deleteDefault: (scope: string, key: string, options?: { actor?: Actor | null }) => Promise<boolean>
+  /** Every preference of the user (no defaults), as the export document of GET .../export/. */
+  exportPreferences: (userId: number) => Promise<ExportDocument>
+  /**
+   * Imports an export document (of any user) or `{ preferences }`: all or nothing, one
+   * revision, the rules of every write. Sorted key lists of what changed (or would, dry run).
+   */
+  importPreferences: (userId: number, document: { preferences: PreferenceValues<R> } | ExportDocument, options?: ImportOptions) => Promise<ImportReport>
+  /**
+   * Deletes every preference of the user and their change history (an account deletion), as
+   * one revision marked `erased`. Read-only and locked keys need an admin actor.
+   */
+  erasePreferences: (userId: number, options?: StoreCallOptions) => Promise<{ rev: number, deleted: number }>
   /** Closes the database when the store opened it (a Kysely instance given to it stays open). */
   close: () => Promise<void>
   readonly [STORE_CORE]: PreferenceCore
@@ -69,6 +89,15 @@ function checkedKey (key: string): string {
   const problem = typeof key === 'string' ? keyProblem(key) : 'must be a string'
   if (problem !== undefined) throw new ValidationError(`The key ${quotedKey(String(key))} ${problem}`)
   return key
+}
+
+function checkedImport (document: { preferences?: unknown } | null, mode: unknown): Record<string, unknown> {
+  const preferences = document?.preferences
+  if (preferences === null || typeof preferences !== 'object' || Array.isArray(preferences)) {
+    throw new ValidationError('An import needs { preferences: { "<key>": value, ... } }')
+  }
+  if (!IMPORT_MODES.includes(mode as ImportMode)) throw new ValidationError(`mode must be "merge" or "replace", got ${JSON.stringify(mode)}`)
+  return preferences as Record<string, unknown>
 }
 
 function checkedScope (scope: string): string {
@@ -129,6 +158,19 @@ export async function createPreferenceStore<const R extends KeyRegistry = KeyReg
       return { scopeDefault: plain(scopeDefault), created }
     },
     deleteDefault: async (scope, key, o = {}) => core.deleteDefault(checkedScope(scope), checkedKey(key), o.actor ?? null),
+    exportPreferences: async (userId) => {
+      const document = await core.exportPreferences(userId)
+      for (const key of Object.keys(document.preferences)) document.preferences[key] = plainValue(document.preferences[key])
+      return document
+    },
+    importPreferences: async (userId, document, o = {}) => {
+      const mode = o.mode ?? 'merge'
+      return core.importPreferences(userId, checkedImport(document, mode), { mode, dryRun: o.dryRun === true }, context(o))
+    },
+    erasePreferences: async (userId, o) => {
+      const { result: { deleted }, rev } = await core.erase(userId, context(o))
+      return { rev, deleted }
+    },
     close: async () => { await core.close() }
   }
 }

@@ -169,6 +169,32 @@ t.test('merge: an RFC 7396 patch of all the user\'s preferences, {results, delet
   t.equal((await client.get('theme'))?.key, 'theme', 'nothing written by a rejected patch')
 })
 
+t.test('export, import (merge, replace, dry run) and erase', async (t) => {
+  const { calls, as } = await serve(t)
+  const five = as(5)
+  await five.set('theme', 'dark')
+  await five.set('lang', 'fr')
+
+  const doc = await five.export()
+  t.match(doc, { format: 'preferences-export/1', user_id: 5, rev: 2, preferences: { theme: 'dark', lang: 'fr' } })
+  const six = as(6)
+  await six.set('old', 1)
+  const dry = await six.import(doc, { mode: 'replace', dryRun: true })
+  t.same(dry, { rev: 1, dry_run: true, created: ['lang', 'theme'], updated: [], deleted: ['old'], unchanged: [] })
+  t.same((await six.list()).results.map((p) => p.key), ['old'], 'a dry run wrote nothing')
+  t.same(await six.import(doc, { mode: 'replace' }), { ...dry, rev: 2, dry_run: false })
+  t.same(await six.import({ preferences: { lang: 'de', theme: 'dark' } }), { rev: 3, dry_run: false, created: [], updated: ['lang'], deleted: [], unchanged: ['theme'] })
+  await apiError(t, six.import({ preferences: { big: 'x'.repeat(100) } }), 413, 'PREFERENCE_VALUE_TOO_LARGE', 'a value over maxValueBytes')
+  await apiError(t, as(6).export({ userId: 5 }), 403, 'PREFERENCE_FORBIDDEN', 'another user\'s export')
+
+  t.equal(await six.erase(), undefined)
+  t.same((await six.export()).preferences, {}, 'erased')
+  t.equal((await six.export()).rev, 4)
+  t.ok(calls.includes('POST /api/v2/user/me/preference/import/?mode=replace&dry_run=true'))
+  t.ok(calls.includes('POST /api/v2/user/me/preference/import/'), 'no query when the options are left out')
+  t.ok(calls.includes('DELETE /api/v2/user/me/preference/'))
+})
+
 t.test('conditional requests: NOT_MODIFIED (304) and PRECONDITION_FAILED (412) as results', async (t) => {
   const { as } = await serve(t)
   const client = as(5)

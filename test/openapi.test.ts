@@ -79,10 +79,11 @@ t.test('the standalone server\'s document: valid, complete, from the validating 
     '/api/v2/user/{user_id}/preference/', '/api/v2/user/{user_id}/preference/by-key/{key}/',
     '/api/v2/user/{user_id}/preference/by-key/{key}/history/', '/api/v2/user/{user_id}/preference/changes/',
     '/api/v2/user/{user_id}/preference/effective/', '/api/v2/user/{user_id}/preference/events/',
+    '/api/v2/user/{user_id}/preference/export/', '/api/v2/user/{user_id}/preference/import/',
     '/api/v2/user/{user_id}/preference/{id}/', '/health'
   ],
   'the canonical paths only (the slash-less twins are hidden)')
-  t.same(Object.keys(doc.paths[COLLECTION]).sort(), ['get', 'patch', 'post'])
+  t.same(Object.keys(doc.paths[COLLECTION]).sort(), ['delete', 'get', 'patch', 'post'])
   t.same(Object.keys(doc.paths[ITEM]).sort(), ['delete', 'get', 'patch', 'put'])
   t.same(doc.components.securitySchemes, { bearerAuth: bearerSecurityScheme }, 'the Bearer scheme')
 
