@@ -42,6 +42,15 @@ test('every write path keeps the preference count exact', async (t) => {
   t.equal((await post('i')).statusCode, 409, 'the sixth is over the limit')
   t.equal((await app.inject({ method: 'POST', url: `${PREFIX}/user/2/preference/`, headers: bearer(adminToken()), payload: { key: 'x', value: 1 } })).statusCode, 201)
 
+  const auth3 = bearer(token(3))
+  const url3 = `${PREFIX}/user/3/preference/`
+  const imported = async (mode: string, preferences: Record<string, unknown>) =>
+    (await app.inject({ method: 'POST', url: `${url3}import/?mode=${mode}`, headers: auth3, payload: { preferences } })).statusCode
+  t.equal(await imported('merge', { a: 1, b: 2, c: 3 }), 200, 'an import creates three')
+  t.equal(await imported('replace', { a: 1, d: 4 }), 200, 'a replace deletes two and creates one')
+  t.same((await counts(db)).kept[3], 2)
+  t.equal((await app.inject({ method: 'DELETE', url: url3, headers: auth3 })).statusCode, 204, 'erase')
+
   const { kept, real } = await counts(db)
   t.same(real, { 1: 5, 2: 1 }, 'what is stored')
   t.same(kept, real, 'the kept counts match')
