@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely'
 import { KeyExistsError, LimitReachedError } from '../schemas/errors.js'
 import type { Preference } from '../schemas/preference.js'
 import {
-  countPreferences, insertPreference, lockUserForCreate, type Precondition, retryOnUniqueViolation, type Revised,
+  countPreferences, insertPreference, lockUserForWrite, type Precondition, retryOnUniqueViolation, type Revised,
   selectForWrite, toPreference
 } from './preference-repository.js'
 import { recordRevision, type RevisionLog } from './revision-repository.js'
@@ -19,7 +19,7 @@ export interface UpsertResult {
 /**
  * Sets the value of the user's preference `key`, creating it when it does not exist (within
  * the per-user limit). Reading, the precondition and the write happen in one transaction that
- * holds the user's create lock, so of two concurrent upserts of a new key one creates and the
+ * holds the user's write lock, so of two concurrent upserts of a new key one creates and the
  * other replaces.
  */
 export async function upsertPreferenceByKey (
@@ -28,7 +28,7 @@ export async function upsertPreferenceByKey (
 ): Promise<Revised<UpsertResult>> {
   const timestamp = now.toISOString()
   return retryOnUniqueViolation(() => db.transaction().execute(async (trx) => {
-    await lockUserForCreate(trx, userId)
+    await lockUserForWrite(trx, userId)
     const current = await selectForWrite(trx, userId, { key })
     await precondition?.(current === undefined ? undefined : toPreference(current), trx)
     if (current !== undefined) {
@@ -45,7 +45,8 @@ export async function upsertPreferenceByKey (
       throw new LimitReachedError(maxPerUser, `: this user already holds that many, so ${JSON.stringify(key)} cannot be created`)
     }
     const preference = await insertPreference(trx, userId, { key, valueJson }, timestamp)
-    const rev = await recordRevision(trx, userId, log, [{ op: 'set', key, id: preference.id, valueJson }], timestamp)
+    const rev = await recordRevision(trx, userId, log, [{ op: 'set', key, id: preference.id, valueJson }], timestamp,
+      { countDelta: 1 })
     return { result: { preference, created: true }, rev }
   }), () => new KeyExistsError(key))
 }

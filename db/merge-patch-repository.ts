@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely'
 import { KeyExistsError, LimitReachedError } from '../schemas/errors.js'
 import type { Preference } from '../schemas/preference.js'
 import {
-  countPreferences, insertPreference, isPostgres, lockUserForCreate, type NewPreference,
+  countPreferences, insertPreference, isPostgres, lockUserForWrite, type NewPreference,
   retryOnUniqueViolation, type Revised, toPreference
 } from './preference-repository.js'
 import { type ChangeEntry, currentRevision, recordRevision, type RevisionLog } from './revision-repository.js'
@@ -49,7 +49,7 @@ function chunks<T> (items: T[], size = CHUNK): T[][] {
 }
 
 /**
- * Inserts the new preferences (the caller holds the create lock and checked the limit), ids
+ * Inserts the new preferences (the caller holds the write lock and checked the limit), ids
  * in the order given: a multi-row INSERT per chunk, since a statement per row is most of the
  * cost of a large import.
  */
@@ -83,7 +83,7 @@ async function readForWrite (trx: Db, userId: number, keys: readonly string[] | 
 
 /**
  * Applies a bulk change to one user's preferences, all or nothing (merge patch, import). In
- * one transaction holding the user's create lock: reads the stored preferences among `keys`
+ * one transaction holding the user's write lock: reads the stored preferences among `keys`
  * (or all of them; locked on PostgreSQL), lets `plan` decide the writes from them (it throws
  * to reject the change), checks that the user stays within `maxPerUser`, then deletes,
  * updates and creates, and records one revision (none when nothing changed, or a dry run).
@@ -94,7 +94,7 @@ export async function applyPreferencePatch (
 ): Promise<Revised<PatchOutcome>> {
   const timestamp = (options.now ?? new Date()).toISOString()
   return retryOnUniqueViolation(() => db.transaction().execute(async (trx) => {
-    await lockUserForCreate(trx, userId)
+    await lockUserForWrite(trx, userId)
     const current = await readForWrite(trx, userId, keys)
 
     const { writes, deletes } = await plan(current, trx)
@@ -140,7 +140,7 @@ export async function applyPreferencePatch (
     ]
     const rev = changes.length === 0
       ? (await currentRevision(trx, userId, log.maxRevisions)).rev
-      : await recordRevision(trx, userId, log, changes, timestamp)
+      : await recordRevision(trx, userId, log, changes, timestamp, { countDelta: creates.length - deleted.length })
     return { result: { results, deleted }, rev }
   }), () => new KeyExistsError(keys === 'all' ? '' : keys[0] ?? ''))
 }

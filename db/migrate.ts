@@ -2,12 +2,14 @@ import { type Kysely, type Migration, type MigrationResultSet, Migrator, Postgre
 import * as createUserPreference from './migrations/2026-11-28-01-create-user-preference.js'
 import * as createPreferenceDefault from './migrations/2026-12-02-01-create-preference-default.js'
 import * as createPreferenceRevision from './migrations/2026-12-02-02-create-preference-revision.js'
+import * as addPreferenceCount from './migrations/2026-12-02-03-add-preference-count.js'
 
 // Imported, not read from a folder, so the list travels inside the built package.
 const migrations: Record<string, Migration> = {
   '2026-11-28-01-create-user-preference': createUserPreference,
   '2026-12-02-01-create-preference-default': createPreferenceDefault,
-  '2026-12-02-02-create-preference-revision': createPreferenceRevision
+  '2026-12-02-02-create-preference-revision': createPreferenceRevision,
+  '2026-12-02-03-add-preference-count': addPreferenceCount
 }
 
 export function createMigrator (db: Kysely<any>, migrationTableSchema?: string): Migrator {

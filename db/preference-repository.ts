@@ -2,7 +2,8 @@ import { type Kysely, PostgresAdapter, sql } from 'kysely'
 import { KeyExistsError, LimitReachedError } from '../schemas/errors.js'
 import type { Preference } from '../schemas/preference.js'
 import { JsonText, jsonTextOf } from '../lib/json-text.js'
-import { compiledQuery, compiledTransaction, kyselyOf, type Queryable } from './direct/compiled-statements.js'
+import { compiledCommand, compiledQuery, compiledTransaction, kyselyOf, type Queryable } from './direct/compiled-statements.js'
+import { createInOneStatement, deleteInOneStatement, type ExpectedRow, updateInOneStatement } from './postgres-writes.js'
 import { recordRevision, type RevisionLog } from './revision-repository.js'
 import type { Database, UserPreferenceRow } from './types.js'
 
@@ -63,9 +64,9 @@ function isUniqueViolation (error: unknown): boolean {
   return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === '23505'
 }
 
-// A unique violation can still happen on PostgreSQL when a rename (PATCH or PUT by id, which
-// do not take the create lock) lands on a key between a read and an insert. The key then
-// exists: running the transaction again replaces it instead of creating it.
+// Every write of a user takes the user's write lock, so a key cannot appear between a read and
+// an insert of the same user's transaction; a host writing rows behind the plugin's back still
+// can. The key then exists: running the transaction again replaces it instead of creating it.
 const UNIQUE_VIOLATION_ATTEMPTS = 3
 
 /** Runs `transaction` again when it fails on a unique violation; `exhausted` makes the final error. */
@@ -141,20 +142,28 @@ export async function listPreferences (db: Db, userId: number, filter: ListFilte
   return { count: total, results: rows.map(toPreference) }
 }
 
-// Two-key advisory lock class for "creating a preference for user N" on PostgreSQL.
-const CREATE_LOCK_CLASS = 0x70726566 // 'pref'
-
-const advisoryLock = compiledQuery<'userId', unknown>((db, p) => db.selectNoFrom(
-  sql`pg_advisory_xact_lock(${sql.lit(CREATE_LOCK_CLASS)}, (${p('userId')}::bigint % 2147483647)::int)`.as('locked')))
+const lockRevisionRow = compiledQuery<'userId', { user_id: number | string }>((db, p) =>
+  db.selectFrom('user_revision').select('user_id').where('user_id', '=', p('userId')).forUpdate())
+const addRevisionRow = compiledCommand<'userId'>((db, p) =>
+  db.insertInto('user_revision').values((eb) => ({
+    user_id: p('userId'),
+    rev: sql.lit(0) as never,
+    floor: sql.lit(0) as never,
+    preference_count: eb.selectFrom('user_preference').select(eb.fn.countAll<number>().as('n')).where('user_id', '=', p('userId'))
+  })).onConflict((oc) => oc.column('user_id').doNothing()))
 
 /**
- * Serialises, per user, the transactions that may create preferences (create, upsert by key,
- * merge patch), so that counting against the limit and inserting cannot interleave, and two
- * upserts of one new key cannot both insert. A no-op on SQLite, whose write transactions are
- * serialised anyway.
+ * Serialises, per user, the transactions that write preferences on PostgreSQL: the user's
+ * revision row is locked first (made when missing), as the single-statement writes do, so
+ * that locks are always taken in one order; counting against the limit and inserting cannot
+ * interleave, and two upserts of one new key cannot both insert. A no-op on SQLite, whose
+ * write transactions are serialised anyway.
  */
-export async function lockUserForCreate (trx: Queryable, userId: number): Promise<void> {
-  if (isPostgres(trx)) await advisoryLock(trx, { userId })
+export async function lockUserForWrite (trx: Queryable, userId: number): Promise<void> {
+  if (!isPostgres(trx)) return
+  if ((await lockRevisionRow(trx, { userId })).length > 0) return
+  await addRevisionRow(trx, { userId })
+  await lockRevisionRow(trx, { userId })
 }
 
 /** How many preferences the user holds. */
@@ -163,7 +172,7 @@ export async function countPreferences (db: Db, userId: number): Promise<number>
   return Number(count)
 }
 
-/** Inserts without any check (callers hold the create lock and have checked the limit). */
+/** Inserts without any check (callers hold the write lock and have checked the limit). */
 const insertRow = compiledQuery<'userId' | 'key' | 'value' | 'now', UserPreferenceRow>((db, p) =>
   db.insertInto('user_preference')
     .values({ user_id: p('userId'), key: p('key'), value: p('value'), created_at: p('now'), last_updated_at: p('now') })
@@ -207,8 +216,9 @@ export interface Revised<T> {
 
 /**
  * Inserts a preference unless the key exists (KeyExistsError) or the user is at the limit
- * (LimitReachedError), and logs the revision, in one transaction. The limit check and the
- * insert are one statement; on PostgreSQL under the per-user create lock, so that concurrent
+ * (LimitReachedError), and logs the revision. On SQLite, in one transaction whose limit check
+ * and insert are one statement (write transactions are serialised). On PostgreSQL, one
+ * statement that checks the limit on the user's locked revision row, so that concurrent
  * creates cannot both see room for one more.
  */
 export async function createPreference (
@@ -218,15 +228,19 @@ export async function createPreference (
   const values = { userId, key: input.key, value: input.valueJson, now: timestamp, max: maxPerUser }
   let created: Revised<Preference> | undefined
   try {
-    created = await compiledTransaction(db, async (trx) => {
-      await lockUserForCreate(trx, userId)
-      const [row] = await insertBelowLimit(trx, values)
-      if (row === undefined) return undefined
-      const preference = toPreference(row)
-      const rev = await recordRevision(trx, userId, log,
-        [{ op: 'set', key: preference.key, id: preference.id, valueJson: input.valueJson }], timestamp)
-      return { result: preference, rev }
-    })
+    if (isPostgres(db)) {
+      const row = await createInOneStatement(db, userId, input.key, input.valueJson, maxPerUser, log, timestamp)
+      created = row === undefined ? undefined : { result: toPreference(row), rev: Number(row.revision) }
+    } else {
+      created = await compiledTransaction(db, async (trx) => {
+        const [row] = await insertBelowLimit(trx, values)
+        if (row === undefined) return undefined
+        const preference = toPreference(row)
+        const rev = await recordRevision(trx, userId, log,
+          [{ op: 'set', key: preference.key, id: preference.id, valueJson: input.valueJson }], timestamp, { countDelta: 1 })
+        return { result: preference, rev }
+      })
+    }
   } catch (error) {
     if (isUniqueViolation(error)) throw new KeyExistsError(input.key)
     throw error
@@ -270,6 +284,7 @@ export async function updatePreference (
 ): Promise<Revised<Preference> | undefined> {
   try {
     return await db.transaction().execute(async (trx) => {
+      await lockUserForWrite(trx, userId)
       let before: Preference | undefined
       if (precondition !== undefined || changes.key !== undefined) {
         const current = await selectForWrite(trx, userId, { id })
@@ -308,6 +323,7 @@ export async function deletePreference (
   db: Db, userId: number, target: PreferenceTarget, log: RevisionLog, precondition?: Precondition, now: Date = new Date()
 ): Promise<Revised<true> | undefined> {
   return db.transaction().execute(async (trx) => {
+    await lockUserForWrite(trx, userId)
     if (precondition !== undefined) {
       const current = await selectForWrite(trx, userId, target)
       if (current === undefined) return undefined
@@ -315,7 +331,38 @@ export async function deletePreference (
     }
     const [row] = await deleteTarget(trx, userId, target)
     if (row === undefined) return undefined
-    const rev = await recordRevision(trx, userId, log, [{ op: 'delete', key: row.key, id: Number(row.id) }], now.toISOString())
+    const rev = await recordRevision(trx, userId, log, [{ op: 'delete', key: row.key, id: Number(row.id) }], now.toISOString(),
+      { countDelta: -1 })
     return { result: true as const, rev }
   })
+}
+
+const expectedRow = (expected: Preference | undefined): ExpectedRow | undefined => expected === undefined
+  ? undefined
+  : { key: expected.key, valueJson: jsonTextOf(expected.value), lastUpdatedAt: expected.last_updated_at }
+
+/**
+ * PostgreSQL only: changes preference `id` and logs the revision in one statement, provided
+ * it still is `expected` (when given: the row the caller read and checked). Undefined when
+ * there is no such preference or it changed since: the caller then takes the locking path.
+ */
+export async function updatePreferenceIfUnchanged (
+  db: Db, userId: number, id: number, changes: PreferenceChanges, log: RevisionLog, expected?: Preference,
+  now: Date = new Date()
+): Promise<Revised<Preference> | undefined> {
+  try {
+    const row = await updateInOneStatement(db, userId, id, changes, log, now.toISOString(), expectedRow(expected))
+    return row === undefined ? undefined : { result: toPreference(row), rev: Number(row.revision) }
+  } catch (error) {
+    if (isUniqueViolation(error)) throw new KeyExistsError(changes.key ?? '')
+    throw error
+  }
+}
+
+/** PostgreSQL only: deletePreference in one statement, on the terms of updatePreferenceIfUnchanged. */
+export async function deletePreferenceIfUnchanged (
+  db: Db, userId: number, target: PreferenceTarget, log: RevisionLog, expected?: Preference, now: Date = new Date()
+): Promise<Revised<true> | undefined> {
+  const row = await deleteInOneStatement(db, userId, target, log, now.toISOString(), expectedRow(expected))
+  return row === undefined ? undefined : { result: true, rev: Number(row.revision) }
 }

@@ -39,9 +39,20 @@ export function changesJson (changes: readonly ChangeEntry[]): string {
   return `[${out}]`
 }
 
-const bumpRevision = compiledQuery<'userId', { rev: number | string }>((db, p) =>
-  db.insertInto('user_revision').values({ user_id: p('userId'), rev: sql.lit(1) as never, floor: sql.lit(0) as never })
-    .onConflict((oc) => oc.column('user_id').doUpdateSet({ rev: sql`user_revision.rev + 1` }))
+const bumpRevision = compiledQuery<'userId' | 'delta', { rev: number | string }>((db, p) =>
+  db.insertInto('user_revision')
+    // A user's first revision row counts what the user holds (the write's own rows included:
+    // it runs after them), so that rows written before this table existed are counted too.
+    .values((eb) => ({
+      user_id: p('userId'),
+      rev: sql.lit(1) as never,
+      floor: sql.lit(0) as never,
+      preference_count: eb.selectFrom('user_preference').select(eb.fn.countAll<number>().as('n')).where('user_id', '=', p('userId'))
+    }))
+    .onConflict((oc) => oc.column('user_id').doUpdateSet({
+      rev: sql`user_revision.rev + 1`,
+      preference_count: sql`user_revision.preference_count + ${p('delta')}`
+    }))
     .returning('rev'))
 
 const insertChange = compiledCommand<'userId' | 'rev' | 'at' | 'actorId' | 'actorAdmin' | 'changes' | 'erased'>((db, p) =>
@@ -52,15 +63,24 @@ const insertChange = compiledCommand<'userId' | 'rev' | 'at' | 'actorId' | 'acto
 const pruneChanges = compiledCommand<'userId' | 'upTo'>((db, p) =>
   db.deleteFrom('preference_change').where('user_id', '=', p('userId')).where('rev', '<=', p('upTo')))
 
+/** What a revision does besides its changes. */
+export interface RevisionEffects {
+  /** How many preferences the revision added (negative: removed). */
+  countDelta?: number
+  /** The revision is an erasure. */
+  erased?: boolean
+}
+
 /**
  * Adds one revision for the user, in the caller's transaction (so a change never commits
- * without its log entry, nor the reverse), and prunes what falls out of the kept window.
- * Returns the new revision.
+ * without its log entry, nor the reverse), keeps the user's preference count, and prunes what
+ * falls out of the kept window. Returns the new revision.
  */
 export async function recordRevision (
-  trx: Queryable, userId: number, log: RevisionLog, changes: readonly ChangeEntry[], at: string, erased = false
+  trx: Queryable, userId: number, log: RevisionLog, changes: readonly ChangeEntry[], at: string,
+  { countDelta = 0, erased = false }: RevisionEffects = {}
 ): Promise<number> {
-  const [{ rev: raw }] = await bumpRevision(trx, { userId })
+  const [{ rev: raw }] = await bumpRevision(trx, { userId, delta: countDelta })
   const rev = Number(raw)
   await insertChange(trx, {
     userId,

@@ -33,6 +33,8 @@ export interface UserRevisionTable {
   rev: ColumnType<number | string, number, number>
   /** The oldest revision still asked for (the erasure's, after an erase); 0 otherwise. */
   floor: ColumnType<number | string, number, number>
+  /** How many preferences the user holds (kept by every write, in its transaction). */
+  preference_count: ColumnType<number | string, number, number>
 }
 
 /** One revision of a user's preferences. */

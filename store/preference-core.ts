@@ -5,8 +5,9 @@ import { applyPreferencePatch, type PatchOutcome, type PatchPlan } from '../db/m
 import { migrateToLatest } from '../db/migrate.js'
 import { erasePreferences, readAllPreferences } from '../db/portability-repository.js'
 import {
-  createPreference, deletePreference, findPreference, findPreferenceByKey, listPreferences, type ListFilter,
-  type Precondition, type PreferencePage, type PreferenceTarget, type Revised, updatePreference
+  createPreference, deletePreference, deletePreferenceIfUnchanged, findPreference, findPreferenceByKey, isPostgres,
+  listPreferences, type ListFilter, type Precondition, type PreferenceChanges, type PreferencePage, type PreferenceTarget,
+  type Revised, updatePreference, updatePreferenceIfUnchanged
 } from '../db/preference-repository.js'
 import {
   currentRevision, listRevisions, revisionsNaming, type RevisionLog, toRevisionRow
@@ -30,6 +31,9 @@ import { computeEffectiveView } from './effective.js'
 import type { CompiledRegistry } from './key-registry.js'
 import type { ResolvedStoreOptions } from './store-options.js'
 import { encodeValue, quotedKey } from './values.js'
+
+/** writeAtOnce could not write: take the locking path. */
+const LOCKING = Symbol('locking')
 
 /** Who acts: a user (an admin or not), or null for the host application itself. */
 export interface Actor {
@@ -67,6 +71,8 @@ export class PreferenceCore {
   readonly registry: CompiledRegistry
   /** Committed revisions, for the event streams of this process. */
   readonly bus = new ChangeBus()
+  /** PostgreSQL writes a preference in one statement when it can (see writeAtOnce). */
+  private readonly postgres: boolean
 
   private constructor (
     readonly db: Kysely<Database>,
@@ -78,6 +84,7 @@ export class PreferenceCore {
     readonly description?: string
   ) {
     this.registry = options.registry
+    this.postgres = isPostgres(db)
   }
 
   /** Opens the database (when given as a string) and migrates it unless told not to. */
@@ -211,6 +218,17 @@ export class PreferenceCore {
     const valueJson = this.encode(value, options.text)
     await this.guard(userId, [key], context)
     this.registry.check(key, value)
+    if (this.postgres) {
+      // Replacing a stored key is an update of its row in one statement; creating one takes the locking path.
+      const current = await findPreferenceByKey(this.db, userId, key)
+      if (current !== undefined) {
+        await options.precondition?.(current, this.db)
+        const replaced = await updatePreferenceIfUnchanged(this.db, userId, current.id, { valueJson }, this.log(context), current)
+        if (replaced !== undefined) {
+          return this.published(userId, { result: { preference: replaced.result, created: false }, rev: replaced.rev })
+        }
+      }
+    }
     return this.published(userId, await upsertPreferenceByKey(this.db, userId, key, valueJson, this.options.maxPreferencesPerUser,
       this.log(context), options.precondition))
   }
@@ -221,16 +239,27 @@ export class PreferenceCore {
   ): Promise<Revised<Preference> | undefined> {
     const hasValue = Object.hasOwn(changes, 'value')
     const valueJson = hasValue ? this.encode(changes.value, options.text) : undefined
+    const stored: PreferenceChanges = { key: changes.key, valueJson }
+    const check = this.needsKey(context)
+      ? async (current: Preference, trx: Kysely<Database>) => {
+        const key = changes.key ?? current.key
+        await this.guard(userId, key === current.key ? [key] : [current.key, key], context, trx)
+        // A rename is checked against the new key's definition, with the value it will hold.
+        if (hasValue) this.registry.check(key, changes.value)
+        else if (key !== current.key) this.registry.check(key, plainValue(current.value))
+      }
+      : undefined
+    const log = this.log(context)
+    if (this.postgres) {
+      // A rename logs the old key, so the row is read first whatever the checks.
+      const done = await this.writeAtOnce(userId, { id }, check, options.precondition, changes.key !== undefined,
+        async (expected) => updatePreferenceIfUnchanged(this.db, userId, id, stored, log, expected))
+      if (done !== LOCKING) return done
+    }
     const write = async (precondition?: Precondition) => this.published(userId,
-      await updatePreference(this.db, userId, id, { key: changes.key, valueJson }, this.log(context), precondition))
-    if (!this.needsKey(context)) return write(options.precondition)
-    return this.byId(async (current, trx) => {
-      const key = changes.key ?? current.key
-      await this.guard(userId, key === current.key ? [key] : [current.key, key], context, trx)
-      // A rename is checked against the new key's definition, with the value it will hold.
-      if (hasValue) this.registry.check(key, changes.value)
-      else if (key !== current.key) this.registry.check(key, plainValue(current.value))
-    }, write, options.precondition)
+      await updatePreference(this.db, userId, id, stored, log, precondition))
+    if (check === undefined) return write(options.precondition)
+    return this.byId(check, write, options.precondition)
   }
 
   /** Deletes preference `target`; undefined when there is none. */
@@ -238,14 +267,43 @@ export class PreferenceCore {
     userId: number, target: PreferenceTarget, context: WriteContext, precondition?: Precondition
   ): Promise<Revised<true> | undefined> {
     const log = this.log(context)
+    const isAdmin = context.actor?.isAdmin === true
+    // By key, the key to check is known before reading anything.
+    if (!isAdmin && 'key' in target) await this.guard(userId, [target.key], context)
+    const check = !isAdmin && 'id' in target
+      ? async (current: Preference, trx: Kysely<Database>) => { await this.guard(userId, [current.key], context, trx) }
+      : undefined
+    if (this.postgres) {
+      const done = await this.writeAtOnce(userId, target, check, precondition, false,
+        async (expected) => deletePreferenceIfUnchanged(this.db, userId, target, log, expected))
+      if (done !== LOCKING) return done
+    }
     const remove = async (checked?: Precondition) =>
       this.published(userId, await deletePreference(this.db, userId, target, log, checked))
-    if (context.actor?.isAdmin === true) return remove(precondition)
-    if ('key' in target) {
-      await this.guard(userId, [target.key], context)
-      return remove(precondition)
+    if (check === undefined) return remove(precondition)
+    return this.byId(check, remove, precondition)
+  }
+
+  /**
+   * PostgreSQL: a write of one stored preference as one statement. When something must be
+   * checked on the stored row (or `read` says so), the row is read and checked first, and the
+   * statement writes only if the row is still as read. LOCKING when the row changed in
+   * between (or was not found by the statement): the caller then takes the locking path,
+   * which reads, checks and writes under the row's lock and gives the final answer.
+   */
+  private async writeAtOnce<T> (
+    userId: number, target: PreferenceTarget, check: ((current: Preference, trx: Kysely<Database>) => Promise<void>) | undefined,
+    precondition: Precondition | undefined, read: boolean, write: (expected?: Preference) => Promise<Revised<T> | undefined>
+  ): Promise<Revised<T> | undefined | typeof LOCKING> {
+    let expected: Preference | undefined
+    if (check !== undefined || precondition !== undefined || read) {
+      expected = 'id' in target ? await findPreference(this.db, userId, target.id) : await findPreferenceByKey(this.db, userId, target.key)
+      if (expected === undefined) return undefined
+      await check?.(expected, this.db)
+      await precondition?.(expected, this.db)
     }
-    return this.byId(async (current, trx) => { await this.guard(userId, [current.key], context, trx) }, remove, precondition)
+    const revised = await write(expected)
+    return revised === undefined ? LOCKING : this.published(userId, revised)
   }
 
   /**

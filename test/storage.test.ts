@@ -13,7 +13,10 @@ import { childEnv } from './child-env.js'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
 const MIGRATION = '2026-11-28-01-create-user-preference'
-const MIGRATIONS = [MIGRATION, '2026-12-02-01-create-preference-default', '2026-12-02-02-create-preference-revision']
+const MIGRATIONS = [
+  MIGRATION, '2026-12-02-01-create-preference-default', '2026-12-02-02-create-preference-revision',
+  '2026-12-02-03-add-preference-count'
+]
 
 interface RunResult { code: number | null, signal: NodeJS.Signals | null, stdout: string, stderr: string }
 

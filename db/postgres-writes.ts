@@ -1,0 +1,165 @@
+import { type Compilable, type Kysely, type RawBuilder, sql } from 'kysely'
+import { compiledQuery, type Queryable } from './direct/compiled-statements.js'
+import type { RevisionLog } from './revision-repository.js'
+import type { Database, UserPreferenceRow } from './types.js'
+
+// PostgreSQL writes as one statement each, in autocommit: the user's revision row is locked
+// first (so every write of a user, here or in a transaction, takes its locks in one order),
+// then the preference is written, the revision bumped with the preference count, the change
+// logged and the log pruned. One round trip, and the user's lock is held for one statement
+// and its commit instead of a transaction's worth of round trips.
+
+/** A row of user_preference and the revision its write made. */
+export type RevisedRow = UserPreferenceRow & { revision: number | string }
+
+type Param = (name: string) => never
+
+const statement = <R>(build: (p: Param) => RawBuilder<R>) =>
+  compiledQuery<string, R>((db: Kysely<Database>, p) => ({ compile: () => build(p).compile(db) }) as Compilable<R>)
+
+// The log entry and pruning shared by every statement below; `changes` is the JSON text of
+// the revision's changes, built from the rows the statement wrote.
+const logAndPrune = (p: Param, from: RawBuilder<unknown>, changes: RawBuilder<string>) => sql`
+  logged as (
+    insert into preference_change (user_id, rev, at, actor_id, actor_admin, changes, erased)
+    select cast(${p('userId')} as bigint), bumped.rev, cast(${p('now')} as timestamptz), cast(${p('actorId')} as bigint),
+      cast(${p('actorAdmin')} as integer), ${changes}, 0
+    from ${from}
+  ),
+  pruned as (
+    delete from preference_change
+    where user_id = cast(${p('userId')} as bigint)
+      and rev <= (select rev from bumped) - cast(${p('maxRevisions')} as bigint)
+  )`
+
+/** The preference's change entry as JSON text, its value as stored (see changesJson). */
+const setEntry = (row: string, value: RawBuilder<unknown>) =>
+  sql<string>`'{"op":"set","key":' || to_json(${sql.ref(`${row}.key`)})::text || ',"id":' || ${sql.ref(`${row}.id`)}::text || ',"value":' || ${value} || '}'`
+const deleteEntry = (row: string, key: RawBuilder<unknown> = sql.ref(`${row}.key`)) =>
+  sql<string>`'{"op":"delete","key":' || to_json(${key})::text || ',"id":' || ${sql.ref(`${row}.id`)}::text || '}'`
+
+// Inserts within the per-user limit: the revision row is bumped only while the count is below
+// it (re-checked on the locked row), and the insert reads from the bump. A duplicate key fails
+// the whole statement with a unique violation.
+const createStatement = statement<RevisedRow>((p) => sql`
+  with bumped as (
+    insert into user_revision as r (user_id, rev, floor, preference_count)
+    values (cast(${p('userId')} as bigint), 1, 0,
+      1 + (select count(*) from user_preference where user_id = cast(${p('userId')} as bigint)))
+    on conflict (user_id) do update set rev = r.rev + 1, preference_count = r.preference_count + 1
+    where r.preference_count < cast(${p('max')} as integer)
+    returning r.rev
+  ),
+  inserted as (
+    insert into user_preference (user_id, key, value, created_at, last_updated_at)
+    select cast(${p('userId')} as bigint), cast(${p('key')} as text), cast(${p('value')} as text),
+      cast(${p('now')} as timestamptz), cast(${p('now')} as timestamptz)
+    from bumped
+    returning *
+  ),
+  ${logAndPrune(p, sql`bumped, inserted`, sql`'[' || ${setEntry('inserted', sql`cast(${p('value')} as text)`)} || ']'`)}
+  select inserted.*, bumped.rev as revision from inserted, bumped`)
+
+// `expected*` are the key, value and last update the caller read and checked; null to write
+// whatever is stored. Nothing is written when the row differs from them (or is gone).
+const unchanged = (p: Param, row: string) => sql`(cast(${p('expectedKey')} as text) is null or (
+    ${sql.ref(`${row}.key`)} = cast(${p('expectedKey')} as text)
+    and ${sql.ref(`${row}.value`)} = cast(${p('expectedValue')} as text)
+    and ${sql.ref(`${row}.last_updated_at`)} = cast(${p('expectedAt')} as timestamptz)))`
+
+const locked = (p: Param) => sql`
+  locked as (select user_id from user_revision where user_id = cast(${p('userId')} as bigint) for update)`
+
+const updateStatement = statement<RevisedRow & { old_key: string }>((p) => sql`
+  with ${locked(p)},
+  updated as (
+    update user_preference u
+    set key = coalesce(cast(${p('key')} as text), u.key), value = coalesce(cast(${p('value')} as text), u.value),
+      last_updated_at = cast(${p('now')} as timestamptz)
+    from locked
+    where u.user_id = cast(${p('userId')} as bigint) and u.id = cast(${p('id')} as bigint) and ${unchanged(p, 'u')}
+    returning u.*
+  ),
+  bumped as (
+    update user_revision r set rev = r.rev + 1 from updated
+    where r.user_id = cast(${p('userId')} as bigint)
+    returning r.rev
+  ),
+  ${logAndPrune(p, sql`bumped, updated`, sql`'[' ||
+    case when cast(${p('expectedKey')} as text) is not null and cast(${p('expectedKey')} as text) <> updated.key
+      then ${deleteEntry('updated', sql`cast(${p('expectedKey')} as text)`)} || ',' else '' end ||
+    ${setEntry('updated', sql.ref('updated.value'))} || ']'`)}
+  select updated.*, bumped.rev as revision, cast(${p('expectedKey')} as text) as old_key from updated, bumped`)
+
+const deleteStatement = (target: 'id' | 'key') => statement<{ id: number | string, key: string, revision: number | string }>((p) => sql`
+  with ${locked(p)},
+  deleted as (
+    delete from user_preference d using locked
+    where d.user_id = cast(${p('userId')} as bigint) and ${target === 'id'
+      ? sql`d.id = cast(${p('id')} as bigint)`
+      : sql`d.key = cast(${p('key')} as text)`} and ${unchanged(p, 'd')}
+    returning d.id, d.key
+  ),
+  bumped as (
+    update user_revision r set rev = r.rev + 1, preference_count = r.preference_count - 1 from deleted
+    where r.user_id = cast(${p('userId')} as bigint)
+    returning r.rev
+  ),
+  ${logAndPrune(p, sql`bumped, deleted`, sql`'[' || ${deleteEntry('deleted')} || ']'`)}
+  select deleted.id, deleted.key, bumped.rev as revision from deleted, bumped`)
+const deleteByIdStatement = deleteStatement('id')
+const deleteByKeyStatement = deleteStatement('key')
+
+/** What the caller read and checked: the write happens only if the row still holds it. */
+export interface ExpectedRow {
+  key: string
+  valueJson: string
+  lastUpdatedAt: string
+}
+
+const revisionValues = (userId: number, log: RevisionLog, now: string) => ({
+  userId,
+  now,
+  actorId: log.actor?.id ?? null,
+  actorAdmin: log.actor === null ? null : (log.actor.isAdmin ? 1 : 0),
+  maxRevisions: log.maxRevisions
+})
+
+const expectedValues = (expected: ExpectedRow | undefined) => ({
+  expectedKey: expected?.key ?? null,
+  expectedValue: expected?.valueJson ?? null,
+  expectedAt: expected?.lastUpdatedAt ?? null
+})
+
+/** Inserts and logs; undefined when the user is at `max` (a duplicate key throws 23505). */
+export async function createInOneStatement (
+  db: Queryable, userId: number, key: string, valueJson: string, max: number, log: RevisionLog, now: string
+): Promise<RevisedRow | undefined> {
+  const [row] = await createStatement(db, { ...revisionValues(userId, log, now), key, value: valueJson, max })
+  return row
+}
+
+/**
+ * Changes the key and/or the value of preference `id` and logs it; undefined when there is no
+ * such preference, or it no longer holds `expected`.
+ */
+export async function updateInOneStatement (
+  db: Queryable, userId: number, id: number, changes: { key?: string, valueJson?: string }, log: RevisionLog, now: string,
+  expected?: ExpectedRow
+): Promise<(RevisedRow & { old_key: string }) | undefined> {
+  const [row] = await updateStatement(db, {
+    ...revisionValues(userId, log, now), ...expectedValues(expected), id, key: changes.key ?? null, value: changes.valueJson ?? null
+  })
+  return row
+}
+
+/** Deletes and logs; undefined when there is no such preference, or it no longer holds `expected`. */
+export async function deleteInOneStatement (
+  db: Queryable, userId: number, target: { id: number } | { key: string }, log: RevisionLog, now: string, expected?: ExpectedRow
+): Promise<{ id: number | string, key: string, revision: number | string } | undefined> {
+  const values = { ...revisionValues(userId, log, now), ...expectedValues(expected) }
+  const [row] = 'id' in target
+    ? await deleteByIdStatement(db, { ...values, id: target.id })
+    : await deleteByKeyStatement(db, { ...values, key: target.key })
+  return row
+}
