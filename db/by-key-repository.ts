@@ -6,6 +6,7 @@ import {
   selectForWrite, toPreference
 } from './preference-repository.js'
 import { recordRevision, type RevisionLog } from './revision-repository.js'
+import { writeTransaction } from './sqlite-group-commit.js'
 import type { Database } from './types.js'
 
 type Db = Kysely<Database>
@@ -27,7 +28,7 @@ export async function upsertPreferenceByKey (
   precondition?: Precondition, now: Date = new Date()
 ): Promise<Revised<UpsertResult>> {
   const timestamp = now.toISOString()
-  return retryOnUniqueViolation(() => db.transaction().execute(async (trx) => {
+  return retryOnUniqueViolation(() => writeTransaction(db, async (trx) => {
     await lockUserForCreate(trx, userId)
     const current = await selectForWrite(trx, userId, { key })
     await precondition?.(current === undefined ? undefined : toPreference(current), trx)

@@ -6,6 +6,7 @@ import {
   retryOnUniqueViolation, type Revised, toPreference
 } from './preference-repository.js'
 import { type ChangeEntry, currentRevision, recordRevision, type RevisionLog } from './revision-repository.js'
+import { writeTransaction } from './sqlite-group-commit.js'
 import type { Database } from './types.js'
 
 type Db = Kysely<Database>
@@ -45,7 +46,7 @@ export async function applyPreferencePatch (
   maxPerUser: number, log: RevisionLog, now: Date = new Date()
 ): Promise<Revised<PatchOutcome>> {
   const timestamp = now.toISOString()
-  return retryOnUniqueViolation(() => db.transaction().execute(async (trx) => {
+  return retryOnUniqueViolation(() => writeTransaction(db, async (trx) => {
     await lockUserForCreate(trx, userId)
     const current = new Map<string, Preference>()
     for (const chunk of chunks(keys)) {

@@ -4,6 +4,7 @@ import type { Preference } from '../schemas/preference.js'
 import { JsonText, jsonTextOf } from '../lib/json-text.js'
 import { compiledQuery, compiledTransaction, kyselyOf, type Queryable } from './direct/compiled-statements.js'
 import { recordRevision, type RevisionLog } from './revision-repository.js'
+import { writeTransaction } from './sqlite-group-commit.js'
 import type { Database, UserPreferenceRow } from './types.js'
 
 // Every query here is scoped by user_id and served by the (user_id, key) unique index or
@@ -269,7 +270,7 @@ export async function updatePreference (
   now: Date = new Date()
 ): Promise<Revised<Preference> | undefined> {
   try {
-    return await db.transaction().execute(async (trx) => {
+    return await writeTransaction(db, async (trx) => {
       let before: Preference | undefined
       if (precondition !== undefined || changes.key !== undefined) {
         const current = await selectForWrite(trx, userId, { id })
@@ -307,7 +308,7 @@ const deleteTarget = async (db: Queryable, userId: number, target: PreferenceTar
 export async function deletePreference (
   db: Db, userId: number, target: PreferenceTarget, log: RevisionLog, precondition?: Precondition, now: Date = new Date()
 ): Promise<Revised<true> | undefined> {
-  return db.transaction().execute(async (trx) => {
+  return writeTransaction(db, async (trx) => {
     if (precondition !== undefined) {
       const current = await selectForWrite(trx, userId, target)
       if (current === undefined) return undefined
