@@ -112,7 +112,7 @@ export function openDatabase (url: string | undefined, options: ConnectOptions =
     dialect: new SqliteDialect({ database: { prepare, close: () => { sqlite.close() } } })
   })
   executeDirectly(db, sqliteDirect(sqlite, prepare))
-  if (groupCommit !== false) useGroupCommit(db, sqlite, groupCommit)
+  if (groupCommit !== false) useGroupCommit(db, sqlite, prepare, groupCommit)
   return {
     db,
     dialect: 'sqlite',

@@ -63,6 +63,9 @@ export function resolveGroupCommitOptions (value: unknown): Required<GroupCommit
 
 type Body<T> = (trx: Kysely<Database>) => Promise<T>
 
+/** One statement run straight on the connection, inside the batch's transaction. */
+export type BatchStatement = (sql: string, parameters: unknown[]) => Promise<{ rows: unknown[], rowCount: number | null }>
+
 interface Job {
   body: Body<unknown>
   resolve: (value: unknown) => void
@@ -79,11 +82,23 @@ class GroupCommit {
   readonly stats: Omit<GroupCommitStats, 'queued'> = { batches: 0, writes: 0, largestBatch: 0, recentBatches: [], refused: 0 }
   private readonly sql: Record<'begin' | 'commit' | 'rollback' | 'savepoint' | 'release' | 'rollbackTo', () => void>
 
+  /**
+   * For compiledTransaction: a compiled statement of a write runs on better-sqlite3 directly
+   * (the batch holds the connection), without Kysely's executor around each one.
+   */
+  readonly statement: BatchStatement
+
   constructor (
     private readonly db: Kysely<Database>,
     private readonly sqlite: SQLite.Database,
+    prepare: (text: string) => SQLite.Statement,
     private readonly options: Required<GroupCommitOptions>
   ) {
+    this.statement = async (text, parameters) => {
+      const prepared = prepare(text)
+      if (prepared.reader) return { rows: prepared.all(parameters), rowCount: null }
+      return { rows: [], rowCount: prepared.run(parameters).changes }
+    }
     const statement = (text: string) => {
       const prepared = sqlite.prepare(text)
       return () => { prepared.run() }
@@ -116,7 +131,7 @@ class GroupCommit {
   private schedule (): void {
     if (this.scheduled || this.running || this.queue.length === 0) return
     this.scheduled = true
-    setImmediate(() => { void this.flush() })
+    setImmediate(() => { this.flush().catch(() => {}) })
   }
 
   private async flush (): Promise<void> {
@@ -208,8 +223,10 @@ class GroupCommit {
 const groups = new WeakMap<Kysely<Database>, GroupCommit>()
 
 /** Makes the write transactions on `db` (a Kysely over `sqlite`, its only connection) share commits. */
-export function useGroupCommit (db: Kysely<Database>, sqlite: SQLite.Database, options: Required<GroupCommitOptions>): void {
-  groups.set(db, new GroupCommit(db, sqlite, options))
+export function useGroupCommit (
+  db: Kysely<Database>, sqlite: SQLite.Database, prepare: (text: string) => SQLite.Statement, options: Required<GroupCommitOptions>
+): void {
+  groups.set(db, new GroupCommit(db, sqlite, prepare, options))
 }
 
 /** What group commit on `db` has done so far; undefined where it is not used. */
@@ -240,4 +257,5 @@ export async function writeStatement<T> (db: Kysely<Database>, body: Body<T>): P
 }
 
 /** The group commit of `db`, for compiledTransaction. */
-export const groupCommitOf = (db: Kysely<Database>): { run: <T>(body: Body<T>) => Promise<T> } | undefined => groups.get(db)
+export const groupCommitOf = (db: Kysely<Database>): { run: <T>(body: Body<T>) => Promise<T>, statement: BatchStatement } | undefined =>
+  groups.get(db)

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox'
 import { sql } from 'kysely'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { openDatabase } from '../db/connect.js'
 import { migrateToLatest } from '../db/migrate.js'
 import { groupCommitStats, writeTransaction } from '../db/sqlite-group-commit.js'
@@ -111,7 +111,7 @@ t.test('group commit options are checked; false turns it off', sqliteOnly, async
 })
 
 /** A migrated SQLite database of its own, with group commit. */
-async function sqliteDb (t: Parameters<Parameters<typeof t.test>[1]>[0]) {
+async function sqliteDb (t: Test) {
   const { db } = openDatabase(await freshDatabaseUrl(t))
   t.after(async () => { await db.destroy() })
   await migrateToLatest(db)
