@@ -2,9 +2,9 @@ import { type Kysely, PostgresAdapter, sql } from 'kysely'
 import { KeyExistsError, LimitReachedError } from '../schemas/errors.js'
 import type { Preference } from '../schemas/preference.js'
 import { JsonText, jsonTextOf } from '../lib/json-text.js'
-import { compiledQuery, compiledTransaction, kyselyOf, type Queryable } from './direct/compiled-statements.js'
+import { compiledQuery, kyselyOf, type Queryable } from './direct/compiled-statements.js'
 import { recordRevision, type RevisionLog } from './revision-repository.js'
-import { writeTransaction } from './sqlite-group-commit.js'
+import { compiledWriteTransaction, writeTransaction } from './sqlite-group-commit.js'
 import type { Database, UserPreferenceRow } from './types.js'
 
 // Every query here is scoped by user_id and served by the (user_id, key) unique index or
@@ -219,7 +219,7 @@ export async function createPreference (
   const values = { userId, key: input.key, value: input.valueJson, now: timestamp, max: maxPerUser }
   let created: Revised<Preference> | undefined
   try {
-    created = await compiledTransaction(db, async (trx) => {
+    created = await compiledWriteTransaction(db, async (trx) => {
       await lockUserForCreate(trx, userId)
       const [row] = await insertBelowLimit(trx, values)
       if (row === undefined) return undefined

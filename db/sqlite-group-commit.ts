@@ -1,6 +1,7 @@
 import type SQLite from 'better-sqlite3'
 import type { Kysely } from 'kysely'
 import { InvalidOptionError, WriteQueueFullError } from '../schemas/errors.js'
+import { compiledTransaction, DirectTransaction, type Queryable } from './direct/compiled-statements.js'
 import type { Database } from './types.js'
 
 // Group commit on SQLite. Every write transaction of the repositories comes here (through
@@ -64,7 +65,7 @@ export function resolveGroupCommitOptions (value: unknown): Required<GroupCommit
 type Body<T> = (trx: Kysely<Database>) => Promise<T>
 
 /** One statement run straight on the connection, inside the batch's transaction. */
-export type BatchStatement = (sql: string, parameters: unknown[]) => Promise<{ rows: unknown[], rowCount: number | null }>
+type BatchStatement = (sql: string, parameters: unknown[]) => Promise<{ rows: unknown[], rowCount: number | null }>
 
 interface Job {
   body: Body<unknown>
@@ -83,8 +84,8 @@ class GroupCommit {
   private readonly sql: Record<'begin' | 'commit' | 'rollback' | 'savepoint' | 'release' | 'rollbackTo', () => void>
 
   /**
-   * For compiledTransaction: a compiled statement of a write runs on better-sqlite3 directly
-   * (the batch holds the connection), without Kysely's executor around each one.
+   * For compiledWriteTransaction: a compiled statement of a write runs on better-sqlite3
+   * directly (the batch holds the connection), without Kysely's executor around each one.
    */
   readonly statement: BatchStatement
 
@@ -256,6 +257,12 @@ export async function writeStatement<T> (db: Kysely<Database>, body: Body<T>): P
   return group === undefined ? body(db) : group.run(body)
 }
 
-/** The group commit of `db`, for compiledTransaction. */
-export const groupCommitOf = (db: Kysely<Database>): { run: <T>(body: Body<T>) => Promise<T>, statement: BatchStatement } | undefined =>
-  groups.get(db)
+/**
+ * writeTransaction for a `body` that runs only compiled queries (compiledTransaction): in a
+ * batch they run on the connection directly.
+ */
+export async function compiledWriteTransaction<T> (db: Kysely<Database>, body: (trx: Queryable) => Promise<T>): Promise<T> {
+  const group = groups.get(db)
+  if (group === undefined) return compiledTransaction(db, body)
+  return group.run(async () => body(new DirectTransaction(db, group.statement)))
+}

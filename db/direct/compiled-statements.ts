@@ -1,6 +1,5 @@
 import { strict as assert } from 'node:assert'
 import type { Compilable, CompiledQuery, Kysely } from 'kysely'
-import { groupCommitOf } from '../sqlite-group-commit.js'
 import type { Database } from '../types.js'
 
 const MARK = '\u0000kysely-param:'
@@ -64,10 +63,6 @@ export function executeDirectly (db: Kysely<Database>, execute: DirectExecutor, 
  * and connection provider for every transaction.
  */
 export async function compiledTransaction<T> (db: Kysely<Database>, body: (trx: Queryable) => Promise<T>): Promise<T> {
-  // SQLite with group commit: a savepoint in the batch's transaction (writeTransaction), its
-  // statements run on the connection the batch holds.
-  const group = groupCommitOf(db)
-  if (group !== undefined) return group.run(async () => body(new DirectTransaction(db, group.statement)))
   const runner = directPaths.get(db)?.transaction
   if (runner === undefined) return db.transaction().execute(body)
   return runner((run) => body(new DirectTransaction(db, run)))
