@@ -3,7 +3,7 @@ import { KeyExistsError, LimitReachedError } from '../schemas/errors.js'
 import type { Preference } from '../schemas/preference.js'
 import {
   countPreferences, insertPreference, lockUserForCreate, type Precondition, retryOnUniqueViolation, type Revised,
-  selectForWrite, toPreference
+  selectForWrite, toPreference, updateValue
 } from './preference-repository.js'
 import { recordRevision, type RevisionLog } from './revision-repository.js'
 import { writeTransaction } from './sqlite-group-commit.js'
@@ -33,12 +33,7 @@ export async function upsertPreferenceByKey (
     const current = await selectForWrite(trx, userId, { key })
     await precondition?.(current === undefined ? undefined : toPreference(current), trx)
     if (current !== undefined) {
-      const row = await trx.updateTable('user_preference')
-        .set({ value: valueJson, last_updated_at: timestamp })
-        .where('user_id', '=', userId)
-        .where('id', '=', current.id)
-        .returningAll()
-        .executeTakeFirstOrThrow()
+      const [row] = await updateValue(trx, { userId, id: current.id, value: valueJson, now: timestamp })
       const rev = await recordRevision(trx, userId, log, [{ op: 'set', key, id: Number(row.id), valueJson }], timestamp)
       return { result: { preference: toPreference(row), created: false }, rev }
     }

@@ -90,14 +90,22 @@ export function isPostgres (db: Queryable): boolean {
  * locked (SELECT ... FOR UPDATE) until the transaction ends. SQLite has no FOR UPDATE (it is
  * a syntax error there) and needs none: its write transactions are serialised.
  */
-export async function selectForWrite (trx: Db, userId: number, target: PreferenceTarget): Promise<UserPreferenceRow | undefined> {
-  let query = trx.selectFrom('user_preference').selectAll().where('user_id', '=', userId)
-  query = 'id' in target ? query.where('id', '=', target.id) : query.where('key', '=', target.key)
-  if (isPostgres(trx)) query = query.forUpdate()
-  return query.executeTakeFirst()
+export async function selectForWrite (trx: Queryable, userId: number, target: PreferenceTarget): Promise<UserPreferenceRow | undefined> {
+  const [row] = 'id' in target
+    ? await selectByIdForWrite(trx, { userId, id: target.id })
+    : await selectByKeyForWrite(trx, { userId, key: target.key })
+  return row
 }
 
 // The queries on every request's path are compiled once (db/direct/compiled-statements.ts).
+const selectByIdForWrite = compiledQuery<'userId' | 'id', UserPreferenceRow>((db, p) => {
+  const query = db.selectFrom('user_preference').selectAll().where('user_id', '=', p('userId')).where('id', '=', p('id'))
+  return isPostgres(db) ? query.forUpdate() : query
+})
+const selectByKeyForWrite = compiledQuery<'userId' | 'key', UserPreferenceRow>((db, p) => {
+  const query = db.selectFrom('user_preference').selectAll().where('user_id', '=', p('userId')).where('key', '=', p('key'))
+  return isPostgres(db) ? query.forUpdate() : query
+})
 const selectById = compiledQuery<'userId' | 'id', UserPreferenceRow>((db, p) =>
   db.selectFrom('user_preference').selectAll().where('user_id', '=', p('userId')).where('id', '=', p('id')))
 const selectByKey = compiledQuery<'userId' | 'key', UserPreferenceRow>((db, p) =>
@@ -238,7 +246,8 @@ export async function createPreference (
   throw new LimitReachedError(maxPerUser, ': this user already holds that many')
 }
 
-const updateValue = compiledQuery<'userId' | 'id' | 'value' | 'now', UserPreferenceRow>((db, p) =>
+/** Sets the value of preference `id` (and its last_updated_at), giving the row. */
+export const updateValue = compiledQuery<'userId' | 'id' | 'value' | 'now', UserPreferenceRow>((db, p) =>
   db.updateTable('user_preference').set({ value: p('value'), last_updated_at: p('now') })
     .where('user_id', '=', p('userId')).where('id', '=', p('id')).returningAll())
 const updateKey = compiledQuery<'userId' | 'id' | 'key' | 'now', UserPreferenceRow>((db, p) =>

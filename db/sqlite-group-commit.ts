@@ -1,7 +1,9 @@
 import type SQLite from 'better-sqlite3'
 import type { Kysely } from 'kysely'
 import { InvalidOptionError, WriteQueueFullError } from '../schemas/errors.js'
-import { compiledTransaction, DirectTransaction, type Queryable } from './direct/compiled-statements.js'
+import {
+  compiledTransaction, type DirectExecutor, DirectTransaction, executeDirectly, type Queryable
+} from './direct/compiled-statements.js'
 import type { Database } from './types.js'
 
 // Group commit on SQLite. Every write transaction of the repositories comes here (through
@@ -84,9 +86,11 @@ class GroupCommit {
   private readonly sql: Record<'begin' | 'commit' | 'rollback' | 'savepoint' | 'release' | 'rollbackTo', () => void>
 
   /**
-   * For compiledWriteTransaction: a compiled statement of a write runs on better-sqlite3
-   * directly (the batch holds the connection), without Kysely's executor around each one.
+   * The compiled statements of a batch's writes run on better-sqlite3 directly (the batch
+   * holds the connection), without Kysely's executor around each one: on the batch's
+   * connection (direct) and on a DirectTransaction (statement, for compiledWriteTransaction).
    */
+  private readonly direct: DirectExecutor
   readonly statement: BatchStatement
 
   constructor (
@@ -95,11 +99,13 @@ class GroupCommit {
     prepare: (text: string) => SQLite.Statement,
     private readonly options: Required<GroupCommitOptions>
   ) {
-    this.statement = async (text, parameters) => {
+    const direct = (text: string, parameters: unknown[]) => {
       const prepared = prepare(text)
       if (prepared.reader) return { rows: prepared.all(parameters), rowCount: null }
       return { rows: [], rowCount: prepared.run(parameters).changes }
     }
+    this.direct = direct
+    this.statement = async (text, parameters) => direct(text, parameters)
     const statement = (text: string) => {
       const prepared = sqlite.prepare(text)
       return () => { prepared.run() }
@@ -144,6 +150,7 @@ class GroupCommit {
       // a migration) out until the batch is over; direct reads see a transaction open and
       // wait behind the same mutex.
       await this.db.connection().execute(async (connection) => {
+        executeDirectly(connection, this.direct)
         try {
           await this.batch(connection, jobs)
         } catch (error) {
