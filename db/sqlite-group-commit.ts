@@ -1,4 +1,3 @@
-import type SQLite from 'better-sqlite3'
 import type { Kysely } from 'kysely'
 import { InvalidOptionError, WriteQueueFullError } from '../schemas/errors.js'
 import {
@@ -66,6 +65,17 @@ export function resolveGroupCommitOptions (value: unknown): Required<GroupCommit
 
 type Body<T> = (trx: Kysely<Database>) => Promise<T>
 
+// What group commit uses of better-sqlite3, said here so that the package's declarations do
+// not need better-sqlite3's types (its users on PostgreSQL have no reason to install them).
+interface SqliteStatement {
+  readonly reader: boolean
+  run: (...parameters: unknown[]) => { changes: number }
+  all: (...parameters: unknown[]) => unknown[]
+}
+interface SqliteConnection {
+  readonly inTransaction: boolean
+}
+
 /** One statement run straight on the connection, inside the batch's transaction. */
 type BatchStatement = (sql: string, parameters: unknown[]) => Promise<{ rows: unknown[], rowCount: number | null }>
 
@@ -95,8 +105,8 @@ class GroupCommit {
 
   constructor (
     private readonly db: Kysely<Database>,
-    private readonly sqlite: SQLite.Database,
-    prepare: (text: string) => SQLite.Statement,
+    private readonly sqlite: SqliteConnection,
+    prepare: (text: string) => SqliteStatement,
     private readonly options: Required<GroupCommitOptions>
   ) {
     const direct = (text: string, parameters: unknown[]) => {
@@ -107,7 +117,7 @@ class GroupCommit {
     this.direct = direct
     this.statement = async (text, parameters) => direct(text, parameters)
     const statement = (text: string) => {
-      const prepared = sqlite.prepare(text)
+      const prepared = prepare(text)
       return () => { prepared.run() }
     }
     this.sql = {
@@ -232,7 +242,7 @@ const groups = new WeakMap<Kysely<Database>, GroupCommit>()
 
 /** Makes the write transactions on `db` (a Kysely over `sqlite`, its only connection) share commits. */
 export function useGroupCommit (
-  db: Kysely<Database>, sqlite: SQLite.Database, prepare: (text: string) => SQLite.Statement, options: Required<GroupCommitOptions>
+  db: Kysely<Database>, sqlite: SqliteConnection, prepare: (text: string) => SqliteStatement, options: Required<GroupCommitOptions>
 ): void {
   groups.set(db, new GroupCommit(db, sqlite, prepare, options))
 }
