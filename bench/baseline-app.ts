@@ -35,6 +35,8 @@ export interface Store {
   count: (userId: number, key: string | undefined) => MaybePromise<number>
   list: (userId: number, key: string | undefined, limit: number, offset: number) => MaybePromise<Row[]>
   patchValue: (value: string, now: string, userId: number, id: number) => MaybePromise<Row | undefined>
+  /** PUT by key: update the key's value, or create it within the limit (as create). */
+  upsertByKey: (userId: number, key: string, value: string, now: string) => MaybePromise<{ row: Row, created: boolean } | 'limit'>
   /** True when a row was deleted. */
   delete: (userId: number, id: number) => MaybePromise<boolean>
   /**
@@ -253,6 +255,20 @@ export async function runBaseline (store: Store): Promise<void> {
     const row = await store.patchValue(JSON.stringify(value), new Date().toISOString(), request.targetUser,
       Number((request.params as { id: string }).id))
     return row === undefined ? notFound(reply) : toPreference(row)
+  })
+
+  app.put('/api/v2/user/:user_id/preference/by-key/:key/', {
+    schema: {
+      params: { type: 'object', properties: { user_id: userParams.properties.user_id, key: keySchema } },
+      body: { type: 'object', required: ['value'], properties: { value: {} } },
+      response: { 200: preference, 201: preference, '4xx': error }
+    }
+  }, async (request, reply) => {
+    const json = JSON.stringify((request.body as { value: unknown }).value)
+    if (Buffer.byteLength(json) > 65536) return reply.code(413).send({ statusCode: 413, code: 'TOO_LARGE', error: 'Payload Too Large', message: 'too large' })
+    const result = await store.upsertByKey(request.targetUser, (request.params as { key: string }).key, json, new Date().toISOString())
+    if (result === 'limit') return reply.code(409).send({ statusCode: 409, code: result, error: 'Conflict', message: result })
+    return reply.code(result.created ? 201 : 200).send(toPreference(result.row))
   })
 
   app.delete('/api/v2/user/:user_id/preference/:id/', {

@@ -22,6 +22,7 @@ const q = {
   list: `SELECT ${COLUMNS} FROM user_preference WHERE user_id = $1 ORDER BY id LIMIT $2 OFFSET $3`,
   listKey: `SELECT ${COLUMNS} FROM user_preference WHERE user_id = $1 AND key = $2 ORDER BY id LIMIT $3 OFFSET $4`,
   patchValue: `UPDATE user_preference SET value = $1, last_updated_at = $2 WHERE user_id = $3 AND id = $4 RETURNING ${COLUMNS}`,
+  updateByKey: `UPDATE user_preference SET value = $1, last_updated_at = $2 WHERE user_id = $3 AND key = $4 RETURNING ${COLUMNS}`,
   delete: 'DELETE FROM user_preference WHERE user_id = $1 AND id = $2',
   // Every row of an import in one multi-row statement (the keys and values as two arrays).
   upsertMany: `INSERT INTO user_preference (user_id, key, value, created_at, last_updated_at)
@@ -36,29 +37,42 @@ const run = async <T extends pg.QueryResultRow>(client: pg.Pool | pg.PoolClient,
   client.query<T>({ name, text: q[name], values })
 const one = async (name: Name, values: unknown[]) => (await run<Row>(pool, name, values)).rows[0]
 
-await runBaseline({
-  create: async (userId, key, value, now) => {
-    const client = await pool.connect()
+/** Per-user limit count and insert in one transaction, under the plugin's create lock. */
+async function create (userId: number, key: string, value: string, now: string): Promise<Row | 'limit' | 'exists'> {
+  const client = await pool.connect()
+  try {
+    await client.query('BEGIN')
     try {
-      await client.query('BEGIN')
-      try {
-        await run(client, 'lock', [userId])
-        const { rows: [{ n }] } = await run<{ n: number }>(client, 'count', [userId])
-        if (n >= MAX_PER_USER) {
-          await client.query('ROLLBACK')
-          return 'limit'
-        }
-        const { rows: [row] } = await run<Row>(client, 'insert', [userId, key, value, now])
-        await client.query('COMMIT')
-        return row
-      } catch (error) {
+      await run(client, 'lock', [userId])
+      const { rows: [{ n }] } = await run<{ n: number }>(client, 'count', [userId])
+      if (n >= MAX_PER_USER) {
         await client.query('ROLLBACK')
-        if ((error as { code?: string }).code === '23505') return 'exists'
-        throw error
+        return 'limit'
       }
-    } finally {
-      client.release()
+      const { rows: [row] } = await run<Row>(client, 'insert', [userId, key, value, now])
+      await client.query('COMMIT')
+      return row
+    } catch (error) {
+      await client.query('ROLLBACK')
+      if ((error as { code?: string }).code === '23505') return 'exists'
+      throw error
     }
+  } finally {
+    client.release()
+  }
+}
+
+await runBaseline({
+  create,
+  // An existing key is one UPDATE; a new one is created as by create.
+  upsertByKey: async (userId, key, value, now) => {
+    const updated = await one('updateByKey', [value, now, userId, key])
+    if (updated !== undefined) return { row: updated, created: false }
+    const created = await create(userId, key, value, now)
+    if (created === 'limit') return created
+    // Created by another request meanwhile: update that one.
+    if (created === 'exists') return { row: await one('updateByKey', [value, now, userId, key]), created: false }
+    return { row: created, created: true }
   },
   importMany: async (userId, entries, now) => {
     const client = await pool.connect()

@@ -2,6 +2,8 @@
 // @fastify/jwt and prepared better-sqlite3 statements doing the same work per request
 // (verify the token, self-or-admin, validate, query, serialize the same JSON).
 // The app, schemas and handlers are in bench/baseline-app.ts, shared with baseline-pg.ts.
+// SQLITE_SYNCHRONOUS=OFF runs it without waiting for the disk (the benchmark's no-durability
+// ceiling); by default FULL, as the plugin.
 import SQLite from 'better-sqlite3'
 import { type Layer, MAX_PER_USER, runBaseline, type Row } from './baseline-app.js'
 
@@ -9,7 +11,9 @@ const file = process.env.DATABASE_URL ?? 'bench.sqlite'
 
 const db = new SQLite(file)
 db.pragma('journal_mode = WAL')
-db.pragma('synchronous = FULL')
+const synchronous = process.env.SQLITE_SYNCHRONOUS ?? 'FULL'
+if (!['FULL', 'OFF'].includes(synchronous)) throw new Error('SQLITE_SYNCHRONOUS must be FULL or OFF')
+db.pragma(`synchronous = ${synchronous}`)
 db.pragma('busy_timeout = 5000')
 
 interface SqliteRow extends Row { id: number, user_id: number, created_at: string, last_updated_at: string }
@@ -25,6 +29,8 @@ const stmt = {
   list: db.prepare<[number, number, number], SqliteRow>('SELECT * FROM user_preference WHERE user_id = ? ORDER BY id LIMIT ? OFFSET ?'),
   patchValue: db.prepare<[string, string, number, number], SqliteRow>(
     'UPDATE user_preference SET value = ?, last_updated_at = ? WHERE user_id = ? AND id = ? RETURNING *'),
+  updateByKey: db.prepare<[string, string, number, string], SqliteRow>(
+    'UPDATE user_preference SET value = ?, last_updated_at = ? WHERE user_id = ? AND key = ? RETURNING *'),
   delete: db.prepare<[number, number]>('DELETE FROM user_preference WHERE user_id = ? AND id = ?'),
   upsert: db.prepare<[number, string, string, string, string]>(`INSERT INTO user_preference (user_id, key, value, created_at, last_updated_at)
     VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id, key) DO UPDATE SET value = excluded.value, last_updated_at = excluded.last_updated_at`),
@@ -48,6 +54,13 @@ const importMany = db.transaction((userId: number, entries: Array<[string, strin
 })
 class LimitError extends Error {}
 
+const upsertByKey = db.transaction((userId: number, key: string, value: string, now: string) => {
+  const updated = stmt.updateByKey.get(value, now, userId, key)
+  if (updated !== undefined) return { row: updated, created: false }
+  if (stmt.count.get(userId)!.n >= MAX_PER_USER) return 'limit' as const
+  return { row: stmt.insert.get(userId, key, value, now, now)!, created: true }
+})
+
 await runBaseline({
   create,
   importMany: (userId, entries, now) => {
@@ -63,6 +76,7 @@ await runBaseline({
   count: (userId, key) => key === undefined ? stmt.count.get(userId)!.n : stmt.countKey.get(userId, key)!.n,
   list: (userId, key, limit, offset) => key === undefined ? stmt.list.all(userId, limit, offset) : stmt.listKey.all(userId, key, limit, offset),
   patchValue: (value, now, userId, id) => stmt.patchValue.get(value, now, userId, id),
+  upsertByKey,
   delete: (userId, id) => stmt.delete.run(userId, id).changes > 0,
   layers: (userId, scopes) => stmt.layers.all(userId, JSON.stringify(scopes)),
   close: () => { db.close() }

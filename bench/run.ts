@@ -1,7 +1,10 @@
 // npm run bench [-- --quick] [-- --scale] [-- --only=get-one,list-100] [-- --pg [--pg-url=postgres://...]]
 // Measures the plugin's standalone server and the hand-written baseline (bench/baseline.ts)
 // in one run, scenario by scenario, alternating which goes first, on identically seeded
-// SQLite files. Prints a table and writes bench/results.json.
+// SQLite files. Beside them: the same baseline with synchronous=OFF (the no-durability
+// ceiling, write scenarios only) and bare Fastify answering a fixed body (bench/ceiling.ts,
+// the framework's ceiling). The write scenarios run at 1 connection too (`create@1`...).
+// Prints a table and writes bench/results.json.
 // --pg: the same on PostgreSQL (the plugin against bench/baseline-pg.ts), each on a fresh,
 // identically seeded schema that is dropped afterwards; writes bench/results-pg.json, and
 // says it skipped when no server answers at --pg-url (default TEST_DATABASE_URL or
@@ -75,8 +78,11 @@ function combine (a: Measurement, b: Measurement): Measurement {
   }
 }
 
+/** The plugin, the baseline (synchronous=FULL), the baseline with synchronous=OFF, bare Fastify. */
+type ServerName = 'plugin' | 'baseline' | 'baseline-off' | 'ceiling'
+
 interface Server {
-  name: 'plugin' | 'baseline'
+  name: ServerName
   url: string
   child: ChildProcess
 }
@@ -180,15 +186,15 @@ async function waitForHttp (url: string, child: ChildProcess): Promise<void> {
 const SERVER_NODE_FLAGS = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: { start: string } })
   .scripts.start.match(/--max-old-space-size=\d+/g) ?? []
 
-async function startServer (name: Server['name'], databaseUrl: string, baseline = 'bench/baseline.ts'): Promise<Server> {
+async function startServer (name: ServerName, databaseUrl: string, script = 'bench/baseline.ts', env: Record<string, string> = {}): Promise<Server> {
   const port = await freePort()
   // The plugin runs as `npm start` runs it (built JavaScript); the baseline from its source.
   // One directory per server: tsx's loader thread writes a profile of its own.
   const profile = args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${join(root, 'bench', 'profiles', name)}`] : []
-  const argv = [...profile, ...SERVER_NODE_FLAGS, ...(name === 'plugin' ? ['dist/server/main.js'] : ['--import', 'tsx', baseline])]
+  const argv = [...profile, ...SERVER_NODE_FLAGS, ...(name === 'plugin' ? ['dist/server/main.js'] : ['--import', 'tsx', script])]
   const child = spawn(process.execPath, argv, {
     cwd: root,
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: databaseUrl, JWT_SECRET: SECRET, LOG_LEVEL: 'warn', KEYS_FILE: keysFile },
+    env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: databaseUrl, JWT_SECRET: SECRET, LOG_LEVEL: 'warn', KEYS_FILE: keysFile },
     stdio: ['ignore', 'ignore', 'inherit']
   })
   const url = `http://127.0.0.1:${port}`
@@ -208,6 +214,12 @@ type RequestOptions = Partial<autocannon.Options> & { path?: string }
 interface Scenario {
   name: string
   warmup: boolean
+  /** A write: the synchronous=OFF baseline runs it too. */
+  write?: boolean
+  /** autocannon connections (default --connections). */
+  connections?: number
+  /** Where the write counter starts (so that a variant does not repeat another's creates). */
+  counterStart?: number
   /** Requests for one run; `counter` keeps writes unique across runs. */
   options: (counter: { n: number }) => RequestOptions
 }
@@ -245,6 +257,7 @@ const IMPORT_BODY = JSON.stringify({
 const scenarios: Scenario[] = [
   {
     name: 'create',
+    write: true,
     // Warmed up like the reads: as the first scenario it otherwise also timed each server's
     // JIT compiling its code, which weighs more for the server with more code on the path.
     warmup: true,
@@ -283,6 +296,7 @@ const scenarios: Scenario[] = [
   },
   {
     name: 'patch',
+    write: true,
     warmup: true,
     options: (counter) => dynamic('PATCH', userToken, () => ({
       path: '/api/v2/user/1/preference/7/',
@@ -290,7 +304,18 @@ const scenarios: Scenario[] = [
     }))
   },
   {
+    name: 'put-by-key',
+    write: true,
+    warmup: true,
+    // Replaces the value of one of user 1's 200 keys (an update, as most PUTs by key are).
+    options: (counter) => dynamic('PUT', userToken, () => {
+      const n = counter.n++
+      return { path: `/api/v2/user/1/preference/by-key/k${n % OWNER_ROWS}/`, body: JSON.stringify({ value: { mode: 'light', n } }) }
+    })
+  },
+  {
     name: 'import-1000',
+    write: true,
     warmup: true,
     // A user each time (from 300,000 up): every import creates its 1,000 rows in one transaction.
     // 4 connections, not 32: each request is a large transaction that the database runs one
@@ -305,6 +330,7 @@ const scenarios: Scenario[] = [
   },
   {
     name: 'delete',
+    write: true,
     // Timed like the others: as a fixed number of requests (all the seeded rows), each half
     // lasted under two seconds on PostgreSQL and its ratio moved between 0.73 and 1.00.
     warmup: true,
@@ -313,6 +339,13 @@ const scenarios: Scenario[] = [
     }))
   }
 ]
+
+// The writes that batch on SQLite, also with one connection: group commit must not slow a
+// lone client down.
+for (const name of ['create', 'patch', 'put-by-key']) {
+  const scenario = scenarios.find((s) => s.name === name) as Scenario
+  scenarios.splice(scenarios.indexOf(scenario) + 1, 0, { ...scenario, name: `${name}@1`, connections: 1, counterStart: 50_000_000 })
+}
 
 /**
  * CPU time a process has used so far, in microseconds (Linux). Unlike requests/s on a shared
@@ -331,7 +364,7 @@ async function measure (server: Server, scenario: Scenario, counter: { n: number
   // autocannon takes a fixed path from the URL, not from `path`.
   const result = await autocannon({
     url: server.url + (path ?? ''),
-    connections: CONNECTIONS,
+    connections: scenario.connections ?? CONNECTIONS,
     duration,
     // autocannon ends a run at its first sample tick (1 s by default) after the duration:
     // finer ticks end each run closer to it.
@@ -360,10 +393,14 @@ async function measure (server: Server, scenario: Scenario, counter: { n: number
 async function compare (): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'prefs-bench-'))
   try {
-    const files = { plugin: join(dir, 'plugin.sqlite'), baseline: join(dir, 'baseline.sqlite') }
-    await seed(files.plugin, 0, 0)
-    await seed(files.baseline, 0, 0)
-    const servers = { plugin: await startServer('plugin', files.plugin), baseline: await startServer('baseline', files.baseline) }
+    const files = { plugin: join(dir, 'plugin.sqlite'), baseline: join(dir, 'baseline.sqlite'), off: join(dir, 'baseline-off.sqlite') }
+    for (const file of Object.values(files)) await seed(file, 0, 0)
+    const servers = {
+      plugin: await startServer('plugin', files.plugin),
+      baseline: await startServer('baseline', files.baseline),
+      'baseline-off': await startServer('baseline-off', files.off, 'bench/baseline.ts', { SQLITE_SYNCHRONOUS: 'OFF' }),
+      ceiling: await startServer('ceiling', '', 'bench/ceiling.ts')
+    }
     await runScenarios(servers, 'sqlite', 'results.json')
   } finally {
     rmSync(dir, { recursive: true, force: true })
@@ -379,7 +416,8 @@ async function comparePg (url: string): Promise<void> {
     await seedPg(url, schemas.baseline)
     const servers = {
       plugin: await startServer('plugin', schemaUrl(url, schemas.plugin)),
-      baseline: await startServer('baseline', schemaUrl(url, schemas.baseline), 'bench/baseline-pg.ts')
+      baseline: await startServer('baseline', schemaUrl(url, schemas.baseline), 'bench/baseline-pg.ts'),
+      ceiling: await startServer('ceiling', '', 'bench/ceiling.ts')
     }
     // Both tables vacuumed before each scenario: otherwise autovacuum ran whenever one of them
     // crossed its threshold, which could land on one server's half of a scenario only.
@@ -403,9 +441,13 @@ async function stop (server: Server): Promise<void> {
 }
 
 async function runScenarios (
-  servers: Record<Server['name'], Server>, backend: 'sqlite' | 'postgres', resultsFile: string, beforeScenario?: () => Promise<void>
+  servers: { plugin: Server, baseline: Server } & Partial<Record<ServerName, Server>>, backend: 'sqlite' | 'postgres',
+  resultsFile: string, beforeScenario?: () => Promise<void>
 ): Promise<void> {
-  const selected = args.only === undefined ? scenarios : scenarios.filter((s) => args.only?.split(',').includes(s.name))
+  // `--only=create` selects create and create@1.
+  const only = args.only?.split(',')
+  const selected = only === undefined ? scenarios : scenarios.filter((s) => only.includes(s.name) || only.includes(s.name.split('@')[0]))
+  const all = Object.values(servers) as Server[]
   const rows: Array<Record<string, unknown>> = []
   try {
     for (const [i, scenario] of selected.entries()) {
@@ -418,39 +460,60 @@ async function runScenarios (
           continue
         }
       }
-      // Each server runs twice, for half the time each, in the order A B B A: whatever drifts
-      // during a scenario (the shared machine's load, the database's caches, autovacuum)
-      // weighs on both alike.
-      const [first, second] = i % 2 === 0 ? (['plugin', 'baseline'] as const) : (['baseline', 'plugin'] as const)
-      const halves: Record<Server['name'], Measurement[]> = { plugin: [], baseline: [] }
+      // The synchronous=OFF baseline only where the disk matters: the writes.
+      const running = all.filter((server) => server.name !== 'baseline-off' || scenario.write === true)
+      // Each server runs twice, for half the time each, in the order A B C C B A: whatever
+      // drifts during a scenario (the shared machine's load, the database's caches,
+      // autovacuum) weighs on all alike. Which server is A rotates from one scenario to the next.
+      const shift = i % running.length
+      const order = [...running.slice(shift), ...running.slice(0, shift)]
+      const halves = new Map<Server, Measurement[]>(running.map((server) => [server, []]))
       await beforeScenario?.()
       // Each server's writes in this scenario start from the same place.
-      const counters = { plugin: { n: 0 }, baseline: { n: 0 } }
-      for (const name of [first, second, second, first]) {
-        if (scenario.warmup && halves[name].length === 0) await measure(servers[name], scenario, counters[name], WARMUP)
-        halves[name].push(await measure(servers[name], scenario, counters[name], DURATION / 2))
+      const counters = new Map<Server, { n: number }>(running.map((server) => [server, { n: scenario.counterStart ?? 0 }]))
+      for (const server of [...order, ...[...order].reverse()]) {
+        const measured = halves.get(server) as Measurement[]
+        const counter = counters.get(server) as { n: number }
+        if (scenario.warmup && measured.length === 0) await measure(server, scenario, counter, WARMUP)
+        measured.push(await measure(server, scenario, counter, DURATION / 2))
       }
-      const p = combine(halves.plugin[0], halves.plugin[1])
-      const b = combine(halves.baseline[0], halves.baseline[1])
+      const result = (server: Server | undefined) => {
+        const measured = server === undefined ? undefined : halves.get(server)
+        return measured === undefined ? undefined : combine(measured[0], measured[1])
+      }
+      const p = result(servers.plugin) as Measurement
+      const b = result(servers.baseline) as Measurement
+      const off = result(servers['baseline-off'])
+      const ceiling = result(servers.ceiling)
+      const ratio = (other: Measurement | undefined) => other === undefined ? null : Number((p.rps / other.rps).toFixed(2))
       rows.push({
         scenario: scenario.name,
+        connections: scenario.connections ?? CONNECTIONS,
         plugin_rps: p.rps,
         baseline_rps: b.rps,
-        ratio: Number((p.rps / b.rps).toFixed(2)),
+        ratio: ratio(b),
+        baseline_off_rps: off?.rps ?? null,
+        ratio_off: ratio(off),
+        ceiling_rps: ceiling?.rps ?? null,
+        ratio_ceiling: ratio(ceiling),
         plugin_p50_ms: p.p50,
         plugin_p99_ms: p.p99,
         baseline_p50_ms: b.p50,
         baseline_p99_ms: b.p99,
         plugin_cpu_us_per_req: p.cpuUs,
         baseline_cpu_us_per_req: b.cpuUs,
+        baseline_off_cpu_us_per_req: off?.cpuUs ?? null,
+        ceiling_cpu_us_per_req: ceiling?.cpuUs ?? null,
         plugin_non2xx: p.non2xx + p.errors,
         baseline_non2xx: b.non2xx + b.errors,
         // Peak so far: shows the scenario where a server's peak was reached.
         plugin_peak_rss_mb: peakRssMb(servers.plugin.child.pid),
         baseline_peak_rss_mb: peakRssMb(servers.baseline.child.pid)
       })
-      process.stdout.write(`${scenario.name}: plugin ${p.rps}/s, baseline ${b.rps}/s, ratio ${(p.rps / b.rps).toFixed(2)}; ` +
-        `CPU per request: plugin ${p.cpuUs} µs, baseline ${b.cpuUs} µs\n`)
+      process.stdout.write(`${scenario.name} (${scenario.connections ?? CONNECTIONS} conn): plugin ${p.rps}/s, baseline ${b.rps}/s, ratio ${(p.rps / b.rps).toFixed(2)}` +
+        (off === undefined ? '' : `; baseline OFF ${off.rps}/s, ratio ${ratio(off)}`) +
+        (ceiling === undefined ? '' : `; framework ceiling ${ceiling.rps}/s, ratio ${ratio(ceiling)}`) +
+        `; CPU per request: plugin ${p.cpuUs} µs, baseline ${b.cpuUs} µs\n`)
     }
     const rss = { plugin: peakRssMb(servers.plugin.child.pid), baseline: peakRssMb(servers.baseline.child.pid) }
     console.table(rows)
@@ -466,7 +529,7 @@ async function runScenarios (
       peakRssMb: rss
     }, null, 2) + '\n')
   } finally {
-    for (const server of Object.values(servers)) await stop(server)
+    for (const server of all) await stop(server)
   }
 }
 

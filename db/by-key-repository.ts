@@ -3,9 +3,10 @@ import { KeyExistsError, LimitReachedError } from '../schemas/errors.js'
 import type { Preference } from '../schemas/preference.js'
 import {
   countPreferences, insertPreference, lockUserForWrite, type Precondition, retryOnUniqueViolation, type Revised,
-  selectForWrite, toPreference
+  selectForWrite, toPreference, updateValue
 } from './preference-repository.js'
 import { recordRevision, type RevisionLog } from './revision-repository.js'
+import { writeTransaction } from './sqlite-group-commit.js'
 import type { Database } from './types.js'
 
 type Db = Kysely<Database>
@@ -27,17 +28,12 @@ export async function upsertPreferenceByKey (
   precondition?: Precondition, now: Date = new Date()
 ): Promise<Revised<UpsertResult>> {
   const timestamp = now.toISOString()
-  return retryOnUniqueViolation(() => db.transaction().execute(async (trx) => {
+  return retryOnUniqueViolation(() => writeTransaction(db, async (trx) => {
     await lockUserForWrite(trx, userId)
     const current = await selectForWrite(trx, userId, { key })
     await precondition?.(current === undefined ? undefined : toPreference(current), trx)
     if (current !== undefined) {
-      const row = await trx.updateTable('user_preference')
-        .set({ value: valueJson, last_updated_at: timestamp })
-        .where('user_id', '=', userId)
-        .where('id', '=', current.id)
-        .returningAll()
-        .executeTakeFirstOrThrow()
+      const [row] = await updateValue(trx, { userId, id: current.id, value: valueJson, now: timestamp })
       const rev = await recordRevision(trx, userId, log, [{ op: 'set', key, id: Number(row.id), valueJson }], timestamp)
       return { result: { preference: toPreference(row), created: false }, rev }
     }

@@ -8,6 +8,7 @@ import { executeDirectly } from './direct/compiled-statements.js'
 import { pgTypes, useUtc } from './direct/pg-timestamps.js'
 import { namedStatements } from './direct/postgres.js'
 import { sqliteDirect, statementCache } from './direct/sqlite.js'
+import { type GroupCommitOptions, resolveGroupCommitOptions, useGroupCommit } from './sqlite-group-commit.js'
 import type { Database, Dialect } from './types.js'
 
 export const DEFAULT_SQLITE_PATH = 'data/preferences.sqlite'
@@ -31,6 +32,11 @@ export interface ConnectOptions {
   queryTimeoutMs?: number
   /** SQLite busy timeout in milliseconds (default 5000). */
   busyTimeoutMs?: number
+  /**
+   * SQLite: concurrent writes share one transaction and one fsync (db/sqlite-group-commit.ts).
+   * false: each write commits on its own.
+   */
+  groupCommit?: GroupCommitOptions | false
 }
 
 /**
@@ -93,6 +99,7 @@ export function openDatabase (url: string | undefined, options: ConnectOptions =
     }
   }
 
+  const groupCommit = resolveGroupCommitOptions(options.groupCommit)
   const memory = target.path === ':memory:'
   if (!memory) mkdirSync(dirname(resolve(target.path)), { recursive: true })
   const sqlite = new SQLite(target.path)
@@ -105,6 +112,7 @@ export function openDatabase (url: string | undefined, options: ConnectOptions =
     dialect: new SqliteDialect({ database: { prepare, close: () => { sqlite.close() } } })
   })
   executeDirectly(db, sqliteDirect(sqlite, prepare))
+  if (groupCommit !== false) useGroupCommit(db, sqlite, prepare, groupCommit)
   return {
     db,
     dialect: 'sqlite',

@@ -6,6 +6,7 @@ import {
   retryOnUniqueViolation, type Revised, toPreference
 } from './preference-repository.js'
 import { type ChangeEntry, currentRevision, recordRevision, type RevisionLog } from './revision-repository.js'
+import { writeTransaction } from './sqlite-group-commit.js'
 import type { Database } from './types.js'
 
 type Db = Kysely<Database>
@@ -93,7 +94,7 @@ export async function applyPreferencePatch (
   maxPerUser: number, log: RevisionLog, options: PatchOptions = {}
 ): Promise<Revised<PatchOutcome>> {
   const timestamp = (options.now ?? new Date()).toISOString()
-  return retryOnUniqueViolation(() => db.transaction().execute(async (trx) => {
+  return retryOnUniqueViolation(() => writeTransaction(db, async (trx) => {
     await lockUserForWrite(trx, userId)
     const current = await readForWrite(trx, userId, keys)
 

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely'
 import type { Preference } from '../schemas/preference.js'
 import { isPostgres, lockUserForWrite, type Revised, toPreference } from './preference-repository.js'
 import { currentRevision, recordRevision, type RevisionLog } from './revision-repository.js'
+import { writeTransaction } from './sqlite-group-commit.js'
 import type { Database } from './types.js'
 
 type Db = Kysely<Database>
@@ -29,7 +30,7 @@ export async function readAllPreferences (db: Db, userId: number, maxRevisions: 
 export async function erasePreferences (
   db: Db, userId: number, log: RevisionLog, check: (keys: string[], trx: Db) => Promise<void>, now: Date = new Date()
 ): Promise<Revised<{ deleted: number }>> {
-  return db.transaction().execute(async (trx) => {
+  return writeTransaction(db, async (trx) => {
     await lockUserForWrite(trx, userId)
     let query = trx.selectFrom('user_preference').select('key').where('user_id', '=', userId)
     if (isPostgres(trx)) query = query.forUpdate()

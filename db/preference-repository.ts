@@ -2,9 +2,10 @@ import { type Kysely, PostgresAdapter, sql } from 'kysely'
 import { KeyExistsError, LimitReachedError } from '../schemas/errors.js'
 import type { Preference } from '../schemas/preference.js'
 import { JsonText, jsonTextOf } from '../lib/json-text.js'
-import { compiledCommand, compiledQuery, compiledTransaction, kyselyOf, type Queryable } from './direct/compiled-statements.js'
+import { compiledCommand, compiledQuery, kyselyOf, type Queryable } from './direct/compiled-statements.js'
 import { createInOneStatement, deleteInOneStatement, type ExpectedRow, updateInOneStatement } from './postgres-writes.js'
 import { recordRevision, type RevisionLog } from './revision-repository.js'
+import { compiledWriteTransaction, writeTransaction } from './sqlite-group-commit.js'
 import type { Database, UserPreferenceRow } from './types.js'
 
 // Every query here is scoped by user_id and served by the (user_id, key) unique index or
@@ -90,14 +91,22 @@ export function isPostgres (db: Queryable): boolean {
  * locked (SELECT ... FOR UPDATE) until the transaction ends. SQLite has no FOR UPDATE (it is
  * a syntax error there) and needs none: its write transactions are serialised.
  */
-export async function selectForWrite (trx: Db, userId: number, target: PreferenceTarget): Promise<UserPreferenceRow | undefined> {
-  let query = trx.selectFrom('user_preference').selectAll().where('user_id', '=', userId)
-  query = 'id' in target ? query.where('id', '=', target.id) : query.where('key', '=', target.key)
-  if (isPostgres(trx)) query = query.forUpdate()
-  return query.executeTakeFirst()
+export async function selectForWrite (trx: Queryable, userId: number, target: PreferenceTarget): Promise<UserPreferenceRow | undefined> {
+  const [row] = 'id' in target
+    ? await selectByIdForWrite(trx, { userId, id: target.id })
+    : await selectByKeyForWrite(trx, { userId, key: target.key })
+  return row
 }
 
 // The queries on every request's path are compiled once (db/direct/compiled-statements.ts).
+const selectByIdForWrite = compiledQuery<'userId' | 'id', UserPreferenceRow>((db, p) => {
+  const query = db.selectFrom('user_preference').selectAll().where('user_id', '=', p('userId')).where('id', '=', p('id'))
+  return isPostgres(db) ? query.forUpdate() : query
+})
+const selectByKeyForWrite = compiledQuery<'userId' | 'key', UserPreferenceRow>((db, p) => {
+  const query = db.selectFrom('user_preference').selectAll().where('user_id', '=', p('userId')).where('key', '=', p('key'))
+  return isPostgres(db) ? query.forUpdate() : query
+})
 const selectById = compiledQuery<'userId' | 'id', UserPreferenceRow>((db, p) =>
   db.selectFrom('user_preference').selectAll().where('user_id', '=', p('userId')).where('id', '=', p('id')))
 const selectByKey = compiledQuery<'userId' | 'key', UserPreferenceRow>((db, p) =>
@@ -232,7 +241,7 @@ export async function createPreference (
       const row = await createInOneStatement(db, userId, input.key, input.valueJson, maxPerUser, log, timestamp)
       created = row === undefined ? undefined : { result: toPreference(row), rev: Number(row.revision) }
     } else {
-      created = await compiledTransaction(db, async (trx) => {
+      created = await compiledWriteTransaction(db, async (trx) => {
         const [row] = await insertBelowLimit(trx, values)
         if (row === undefined) return undefined
         const preference = toPreference(row)
@@ -251,7 +260,8 @@ export async function createPreference (
   throw new LimitReachedError(maxPerUser, ': this user already holds that many')
 }
 
-const updateValue = compiledQuery<'userId' | 'id' | 'value' | 'now', UserPreferenceRow>((db, p) =>
+/** Sets the value of preference `id` (and its last_updated_at), giving the row. */
+export const updateValue = compiledQuery<'userId' | 'id' | 'value' | 'now', UserPreferenceRow>((db, p) =>
   db.updateTable('user_preference').set({ value: p('value'), last_updated_at: p('now') })
     .where('user_id', '=', p('userId')).where('id', '=', p('id')).returningAll())
 const updateKey = compiledQuery<'userId' | 'id' | 'key' | 'now', UserPreferenceRow>((db, p) =>
@@ -283,7 +293,7 @@ export async function updatePreference (
   now: Date = new Date()
 ): Promise<Revised<Preference> | undefined> {
   try {
-    return await db.transaction().execute(async (trx) => {
+    return await writeTransaction(db, async (trx) => {
       await lockUserForWrite(trx, userId)
       let before: Preference | undefined
       if (precondition !== undefined || changes.key !== undefined) {
@@ -322,7 +332,7 @@ const deleteTarget = async (db: Queryable, userId: number, target: PreferenceTar
 export async function deletePreference (
   db: Db, userId: number, target: PreferenceTarget, log: RevisionLog, precondition?: Precondition, now: Date = new Date()
 ): Promise<Revised<true> | undefined> {
-  return db.transaction().execute(async (trx) => {
+  return writeTransaction(db, async (trx) => {
     await lockUserForWrite(trx, userId)
     if (precondition !== undefined) {
       const current = await selectForWrite(trx, userId, target)

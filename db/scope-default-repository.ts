@@ -3,6 +3,7 @@ import { JsonText } from '../lib/json-text.js'
 import type { ScopeDefault } from '../schemas/scope-default.js'
 import { compiledQuery } from './direct/compiled-statements.js'
 import { isPostgres, toIso } from './preference-repository.js'
+import { writeStatement, writeTransaction } from './sqlite-group-commit.js'
 import type { Database, PreferenceDefaultRow } from './types.js'
 
 type Db = Kysely<Database>
@@ -33,7 +34,7 @@ export async function upsertScopeDefault (
   db: Db, scope: string, key: string, valueJson: string, locked: boolean, now: Date = new Date()
 ): Promise<{ scopeDefault: ScopeDefault, created: boolean }> {
   const values = { value: valueJson, locked: locked ? 1 : 0, last_updated_at: now.toISOString() }
-  return db.transaction().execute(async (trx) => {
+  return writeTransaction(db, async (trx) => {
     const updated = await trx.updateTable('preference_default').set(values)
       .where('scope', '=', scope).where('key', '=', key).returningAll().executeTakeFirst()
     if (updated !== undefined) return { scopeDefault: toScopeDefault(updated), created: false }
@@ -47,7 +48,9 @@ export async function upsertScopeDefault (
 }
 
 export async function deleteScopeDefault (db: Db, scope: string, key: string): Promise<boolean> {
-  const result = await db.deleteFrom('preference_default').where('scope', '=', scope).where('key', '=', key).executeTakeFirst()
+  // One statement, but a write: on SQLite it shares a batch's commit like the others.
+  const result = await writeStatement(db, async (trx) =>
+    trx.deleteFrom('preference_default').where('scope', '=', scope).where('key', '=', key).executeTakeFirst())
   return Number(result.numDeletedRows) > 0
 }
 

@@ -32,7 +32,8 @@ export const ERROR_CATALOGUE = {
   PREFERENCE_UNSUPPORTED_CONTENT_ENCODING: { status: 415, message: 'Unsupported Content-Encoding %s: send the body uncompressed (no Content-Encoding, or identity)' },
   PREFERENCE_RATE_LIMITED: { status: 429, message: 'Too many requests: retry in %s' },
   PREFERENCE_INTERNAL_ERROR: { status: 500, message: 'Internal Server Error' },
-  PREFERENCE_DATABASE_UNAVAILABLE: { status: 503, message: 'The database is unavailable; try again shortly' }
+  PREFERENCE_DATABASE_UNAVAILABLE: { status: 503, message: 'The database is unavailable; try again shortly' },
+  PREFERENCE_WRITE_QUEUE_FULL: { status: 503, message: 'The server already has %d writes waiting for the database; try again shortly' }
 } as const satisfies Record<string, { status: number, message: string }>
 
 /** A code the API answers with. */

@@ -58,6 +58,8 @@ export const RequestRejectedError = declare<'PREFERENCE_REQUEST_REJECTED', [stri
 export const RateLimitedError = declare<'PREFERENCE_RATE_LIMITED', [string]>('PREFERENCE_RATE_LIMITED')
 export const InternalError = declare('PREFERENCE_INTERNAL_ERROR')
 export const DatabaseUnavailableError = declare('PREFERENCE_DATABASE_UNAVAILABLE')
+/** Argument: how many writes may wait (SQLite's group commit queue). */
+export const WriteQueueFullError = declare<'PREFERENCE_WRITE_QUEUE_FULL', [number]>('PREFERENCE_WRITE_QUEUE_FULL')
 
 /** Thrown at registration when the plugin's options are wrong; never reaches a client. */
 export const InvalidOptionError = createError<'PREFERENCE_INVALID_OPTION', 500, [string]>(

@@ -15,7 +15,7 @@ export const authErrorResponses = {
   403: error('The caller is neither {user_id} nor an admin (PREFERENCE_FORBIDDEN), or, not being an admin, writes a key only admins may write (PREFERENCE_KEY_READ_ONLY) or one a scope locks (PREFERENCE_KEY_LOCKED)'),
   429: error('Only with the rateLimit option: the caller used up its budget; Retry-After says when to retry (PREFERENCE_RATE_LIMITED)'),
   500: error('Unexpected failure; details are in the server log (PREFERENCE_INTERNAL_ERROR)'),
-  503: error('The database is unreachable; retry (PREFERENCE_DATABASE_UNAVAILABLE)')
+  503: error('The database is unreachable (PREFERENCE_DATABASE_UNAVAILABLE), or, on SQLite, too many writes are already waiting for it (PREFERENCE_WRITE_QUEUE_FULL); Retry-After says when to retry')
 }
 
 export const notFoundResponse = { 404: error('No such preference for this user (PREFERENCE_NOT_FOUND)') }

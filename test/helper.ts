@@ -11,7 +11,7 @@ import pg from 'pg'
 import type { Test } from 'tap'
 import type { Kysely } from 'kysely'
 import preferences, { preferencesOpenapi } from '../index.js'
-import { openDatabase } from '../db/connect.js'
+import { type ConnectOptions, openDatabase } from '../db/connect.js'
 import type { Database, UserPreferenceRow } from '../db/types.js'
 import type { PreferencesPluginOptions } from '../options/plugin-options.js'
 import { attachContract } from './contract.js'
@@ -55,6 +55,8 @@ export interface BuildOptions {
    * operations (for fuzzing, which sends undocumented requests on purpose).
    */
   contract?: 'all' | 'documented'
+  /** Options of the database the helper opens (e.g. SQLite's group commit limits). */
+  databaseOptions?: ConnectOptions
 }
 
 export interface TestApp {
@@ -131,7 +133,7 @@ async function withPgClient (fn: (client: pg.Client) => Promise<void>): Promise<
  * OpenAPI document (test/contract.ts): a violation fails the test.
  */
 export async function build (t: Test, options: BuildOptions = {}): Promise<TestApp> {
-  const { db } = openDatabase(await freshDatabaseUrl(t))
+  const { db } = openDatabase(await freshDatabaseUrl(t), options.databaseOptions)
   const app = Fastify({ logger: false, ...options.server })
   await app.register(swagger, { openapi: { info: { title: 'test host', version: '0.0.0' }, ...preferencesOpenapi } })
   await app.register(preferences, {

@@ -11,11 +11,13 @@ import { childEnv } from '../child-env.js'
 // killed with SIGKILL mid-load, restarted on the same file, and every write that was
 // answered 2xx must be there as answered, every write answered 4xx must have left no trace.
 // Writes without an answer (in flight at the kill) may have happened or not. Five rounds on
-// one file; each round also re-checks everything acknowledged in the rounds before.
+// one file; each round also re-checks everything acknowledged in the rounds before. 32
+// concurrent writers, so that the kill lands in the middle of group commits (batches of
+// writes sharing one COMMIT): none of a batch may be answered before its COMMIT.
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const ROUNDS = Number(process.env.CRASH_ROUNDS ?? 5)
-const WORKERS = 12
+const WORKERS = Number(process.env.CRASH_WORKERS ?? 32)
 const START_TIMEOUT = 30_000
 const REQUEST_TIMEOUT = 5_000
 
