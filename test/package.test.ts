@@ -140,7 +140,8 @@ t.test('npm pack, installed in a new app outside the repository, served over HTT
   // Every module the shipped code imports is a dependency, a peer (fastify; ioredis, optional,
   // for limits shared across instances) or Node's own.
   const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
-    dependencies: Record<string, string>, peerDependencies: Record<string, string>,
+    dependencies: Record<string, string>
+    peerDependencies: Record<string, string>
     peerDependenciesMeta: Record<string, { optional?: boolean }>
   }
   const declared = new Set([...Object.keys(manifest.dependencies), ...Object.keys(manifest.peerDependencies)])
