@@ -6,8 +6,6 @@ import fastifyJwt from '@fastify/jwt'
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify'
 import { readFileSync } from 'node:fs'
 
-export const MAX_PER_USER = 1000
-
 export interface Row {
   id: number | string
   user_id: number | string
@@ -26,24 +24,24 @@ export interface Layer {
   locked: number
 }
 
-/** The storage a baseline brings; every method is one query or one transaction. */
+/** The storage a baseline brings; every write is one plain statement (an import one transaction). */
 export interface Store {
-  /** Per-user limit count and insert in one transaction. */
-  create: (userId: number, key: string, value: string, now: string) => MaybePromise<Row | 'limit' | 'exists'>
+  /** One INSERT; 'exists' when the key is taken. */
+  create: (userId: number, key: string, value: string, now: string) => MaybePromise<Row | 'exists'>
   get: (userId: number, id: number) => MaybePromise<Row | undefined>
   getByKey: (userId: number, key: string) => MaybePromise<Row | undefined>
   count: (userId: number, key: string | undefined) => MaybePromise<number>
   list: (userId: number, key: string | undefined, limit: number, offset: number) => MaybePromise<Row[]>
   patchValue: (value: string, now: string, userId: number, id: number) => MaybePromise<Row | undefined>
-  /** PUT by key: update the key's value, or create it within the limit (as create). */
-  upsertByKey: (userId: number, key: string, value: string, now: string) => MaybePromise<{ row: Row, created: boolean } | 'limit'>
+  /** PUT by key: one upsert. */
+  upsertByKey: (userId: number, key: string, value: string, now: string) => MaybePromise<{ row: Row, created: boolean }>
   /** True when a row was deleted. */
   delete: (userId: number, id: number) => MaybePromise<boolean>
   /**
    * An import: every [key, value JSON] set for the user (inserted, or updated when the key
-   * exists) in one transaction, within the per-user limit; the number of rows written, or 'limit'.
+   * exists) in one transaction; the number of rows written.
    */
-  importMany: (userId: number, entries: Array<[string, string]>, now: string) => MaybePromise<number | 'limit'>
+  importMany: (userId: number, entries: Array<[string, string]>, now: string) => MaybePromise<number>
   /** The user's rows (scope null) and the defaults of `scopes`: one query. */
   layers: (userId: number, scopes: string[]) => MaybePromise<Layer[]>
   close: () => MaybePromise<void>
@@ -226,7 +224,6 @@ export async function runBaseline (store: Store): Promise<void> {
       entries.push([key, json])
     }
     const written = await store.importMany(request.targetUser, entries, new Date().toISOString())
-    if (written === 'limit') return reply.code(409).send({ statusCode: 409, code: 'limit', error: 'Conflict', message: 'limit' })
     return { written }
   })
 
@@ -267,7 +264,6 @@ export async function runBaseline (store: Store): Promise<void> {
     const json = JSON.stringify((request.body as { value: unknown }).value)
     if (Buffer.byteLength(json) > 65536) return reply.code(413).send({ statusCode: 413, code: 'TOO_LARGE', error: 'Payload Too Large', message: 'too large' })
     const result = await store.upsertByKey(request.targetUser, (request.params as { key: string }).key, json, new Date().toISOString())
-    if (result === 'limit') return reply.code(409).send({ statusCode: 409, code: result, error: 'Conflict', message: result })
     return reply.code(result.created ? 201 : 200).send(toPreference(result.row))
   })
 

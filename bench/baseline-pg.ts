@@ -2,7 +2,7 @@
 // (bench/baseline-app.ts) on a pg.Pool of 10 (the plugin's default pool size) with named
 // prepared statements ({ name, text, values }: parsed once per connection).
 import pg from 'pg'
-import { type Layer, MAX_PER_USER, runBaseline, type Row } from './baseline-app.js'
+import { type Layer, runBaseline, type Row } from './baseline-app.js'
 
 const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 // statement_timeout as the plugin sets it by default (sent once, at connect).
@@ -11,9 +11,6 @@ pool.on('error', () => {})
 
 const COLUMNS = 'id, user_id, key, value, created_at, last_updated_at'
 const q = {
-  // The plugin serialises creates per user with the same advisory lock: under READ COMMITTED
-  // a count and an insert alone could overshoot the limit when two creates interleave.
-  lock: 'SELECT pg_advisory_xact_lock(1886545254, ($1::bigint % 2147483647)::int)', // 0x70726566 ('pref'), the plugin's lock class
   count: 'SELECT count(*)::int AS n FROM user_preference WHERE user_id = $1',
   insert: `INSERT INTO user_preference (user_id, key, value, created_at, last_updated_at) VALUES ($1, $2, $3, $4, $4) RETURNING ${COLUMNS}`,
   get: `SELECT ${COLUMNS} FROM user_preference WHERE user_id = $1 AND id = $2`,
@@ -22,7 +19,10 @@ const q = {
   list: `SELECT ${COLUMNS} FROM user_preference WHERE user_id = $1 ORDER BY id LIMIT $2 OFFSET $3`,
   listKey: `SELECT ${COLUMNS} FROM user_preference WHERE user_id = $1 AND key = $2 ORDER BY id LIMIT $3 OFFSET $4`,
   patchValue: `UPDATE user_preference SET value = $1, last_updated_at = $2 WHERE user_id = $3 AND id = $4 RETURNING ${COLUMNS}`,
-  updateByKey: `UPDATE user_preference SET value = $1, last_updated_at = $2 WHERE user_id = $3 AND key = $4 RETURNING ${COLUMNS}`,
+  // xmax is 0 in a row version this statement inserted, not in one it updated.
+  upsert: `INSERT INTO user_preference (user_id, key, value, created_at, last_updated_at) VALUES ($1, $2, $3, $4, $4)
+    ON CONFLICT (user_id, key) DO UPDATE SET value = excluded.value, last_updated_at = excluded.last_updated_at
+    RETURNING ${COLUMNS}, (xmax = 0) AS created`,
   delete: 'DELETE FROM user_preference WHERE user_id = $1 AND id = $2',
   // Every row of an import in one multi-row statement (the keys and values as two arrays).
   upsertMany: `INSERT INTO user_preference (user_id, key, value, created_at, last_updated_at)
@@ -37,64 +37,26 @@ const run = async <T extends pg.QueryResultRow>(client: pg.Pool | pg.PoolClient,
   client.query<T>({ name, text: q[name], values })
 const one = async (name: Name, values: unknown[]) => (await run<Row>(pool, name, values)).rows[0]
 
-/** Per-user limit count and insert in one transaction, under the plugin's create lock. */
-async function create (userId: number, key: string, value: string, now: string): Promise<Row | 'limit' | 'exists'> {
-  const client = await pool.connect()
+// Each write is one plain autocommit statement, as a person writes it by hand: no per-user
+// limit, no locks, no revision or change log. The plugin has to earn those guarantees on top.
+async function create (userId: number, key: string, value: string, now: string): Promise<Row | 'exists'> {
   try {
-    await client.query('BEGIN')
-    try {
-      await run(client, 'lock', [userId])
-      const { rows: [{ n }] } = await run<{ n: number }>(client, 'count', [userId])
-      if (n >= MAX_PER_USER) {
-        await client.query('ROLLBACK')
-        return 'limit'
-      }
-      const { rows: [row] } = await run<Row>(client, 'insert', [userId, key, value, now])
-      await client.query('COMMIT')
-      return row
-    } catch (error) {
-      await client.query('ROLLBACK')
-      if ((error as { code?: string }).code === '23505') return 'exists'
-      throw error
-    }
-  } finally {
-    client.release()
+    return await one('insert', [userId, key, value, now])
+  } catch (error) {
+    if ((error as { code?: string }).code === '23505') return 'exists'
+    throw error
   }
 }
 
 await runBaseline({
   create,
-  // An existing key is one UPDATE; a new one is created as by create.
   upsertByKey: async (userId, key, value, now) => {
-    const updated = await one('updateByKey', [value, now, userId, key])
-    if (updated !== undefined) return { row: updated, created: false }
-    const created = await create(userId, key, value, now)
-    if (created === 'limit') return created
-    // Created by another request meanwhile: update that one.
-    if (created === 'exists') return { row: await one('updateByKey', [value, now, userId, key]), created: false }
-    return { row: created, created: true }
+    const { rows: [row] } = await run<Row & { created: boolean }>(pool, 'upsert', [userId, key, value, now])
+    return { row, created: row.created }
   },
   importMany: async (userId, entries, now) => {
-    const client = await pool.connect()
-    try {
-      await client.query('BEGIN')
-      try {
-        await run(client, 'lock', [userId])
-        await run(client, 'upsertMany', [userId, entries.map(([key]) => key), entries.map(([, value]) => value), now])
-        const { rows: [{ n }] } = await run<{ n: number }>(client, 'count', [userId])
-        if (n > MAX_PER_USER) {
-          await client.query('ROLLBACK')
-          return 'limit'
-        }
-        await client.query('COMMIT')
-        return entries.length
-      } catch (error) {
-        await client.query('ROLLBACK')
-        throw error
-      }
-    } finally {
-      client.release()
-    }
+    await run(pool, 'upsertMany', [userId, entries.map(([key]) => key), entries.map(([, value]) => value), now])
+    return entries.length
   },
   get: (userId, id) => one('get', [userId, id]),
   getByKey: (userId, key) => one('getByKey', [userId, key]),

@@ -5,7 +5,7 @@
 // SQLITE_SYNCHRONOUS=OFF runs it without waiting for the disk (the benchmark's no-durability
 // ceiling); by default FULL, as the plugin.
 import SQLite from 'better-sqlite3'
-import { type Layer, MAX_PER_USER, runBaseline, type Row } from './baseline-app.js'
+import { type Layer, runBaseline, type Row } from './baseline-app.js'
 
 const file = process.env.DATABASE_URL ?? 'bench.sqlite'
 
@@ -29,54 +29,41 @@ const stmt = {
   list: db.prepare<[number, number, number], SqliteRow>('SELECT * FROM user_preference WHERE user_id = ? ORDER BY id LIMIT ? OFFSET ?'),
   patchValue: db.prepare<[string, string, number, number], SqliteRow>(
     'UPDATE user_preference SET value = ?, last_updated_at = ? WHERE user_id = ? AND id = ? RETURNING *'),
-  updateByKey: db.prepare<[string, string, number, string], SqliteRow>(
-    'UPDATE user_preference SET value = ?, last_updated_at = ? WHERE user_id = ? AND key = ? RETURNING *'),
   delete: db.prepare<[number, number]>('DELETE FROM user_preference WHERE user_id = ? AND id = ?'),
-  upsert: db.prepare<[number, string, string, string, string]>(`INSERT INTO user_preference (user_id, key, value, created_at, last_updated_at)
-    VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id, key) DO UPDATE SET value = excluded.value, last_updated_at = excluded.last_updated_at`),
+  upsert: db.prepare<[number, string, string, string, string], SqliteRow>(`INSERT INTO user_preference (user_id, key, value, created_at, last_updated_at)
+    VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id, key) DO UPDATE SET value = excluded.value, last_updated_at = excluded.last_updated_at RETURNING *`),
   layers: db.prepare<[number, string], Layer>(`SELECT NULL AS scope, key, value, 0 AS locked FROM user_preference WHERE user_id = ?
     UNION ALL SELECT scope, key, value, locked FROM preference_default WHERE scope IN (SELECT value FROM json_each(?))`)
 }
-const create = db.transaction((userId: number, key: string, value: string, now: string) => {
-  if (stmt.count.get(userId)!.n >= MAX_PER_USER) return 'limit'
+// Each write is one plain statement, as a person writes it by hand: no per-user limit, no
+// locks, no revision or change log. The plugin has to earn those guarantees on top.
+function create (userId: number, key: string, value: string, now: string): SqliteRow | 'exists' {
   try {
     return stmt.insert.get(userId, key, value, now, now)!
   } catch {
     return 'exists'
   }
-})
+}
 
-// One transaction, one prepared statement run per row; the limit counted after the writes.
-const importMany = db.transaction((userId: number, entries: Array<[string, string]>, now: string): number | 'limit' => {
+// One transaction, one prepared statement run per row.
+const importMany = db.transaction((userId: number, entries: Array<[string, string]>, now: string): number => {
   for (const [key, value] of entries) stmt.upsert.run(userId, key, value, now, now)
-  if (stmt.count.get(userId)!.n > MAX_PER_USER) throw new LimitError()
   return entries.length
-})
-class LimitError extends Error {}
-
-const upsertByKey = db.transaction((userId: number, key: string, value: string, now: string) => {
-  const updated = stmt.updateByKey.get(value, now, userId, key)
-  if (updated !== undefined) return { row: updated, created: false }
-  if (stmt.count.get(userId)!.n >= MAX_PER_USER) return 'limit' as const
-  return { row: stmt.insert.get(userId, key, value, now, now)!, created: true }
 })
 
 await runBaseline({
   create,
-  importMany: (userId, entries, now) => {
-    try {
-      return importMany(userId, entries, now)
-    } catch (error) {
-      if (error instanceof LimitError) return 'limit'
-      throw error
-    }
-  },
+  importMany,
   get: (userId, id) => stmt.get.get(userId, id),
   getByKey: (userId, key) => stmt.getByKey.get(userId, key),
   count: (userId, key) => key === undefined ? stmt.count.get(userId)!.n : stmt.countKey.get(userId, key)!.n,
   list: (userId, key, limit, offset) => key === undefined ? stmt.list.all(userId, limit, offset) : stmt.listKey.all(userId, key, limit, offset),
   patchValue: (value, now, userId, id) => stmt.patchValue.get(value, now, userId, id),
-  upsertByKey,
+  // A row created now has created_at = now; an updated one keeps its older created_at.
+  upsertByKey: (userId, key, value, now) => {
+    const row = stmt.upsert.get(userId, key, value, now, now)!
+    return { row, created: row.created_at === now }
+  },
   delete: (userId, id) => stmt.delete.run(userId, id).changes > 0,
   layers: (userId, scopes) => stmt.layers.all(userId, JSON.stringify(scopes)),
   close: () => { db.close() }

@@ -41,10 +41,21 @@ const SECRET = 'bench-secret-bench-secret-bench-secret'
 const CONNECTIONS = Number(args.connections)
 const DURATION = args.quick ? 3 : 10
 const WARMUP = args.quick ? 1 : 2
-const OWNER_ROWS = 200 // user 1: get, list, patch
-// User 2's rows, one per delete: more than the fastest server deletes in a scenario's warm-up
-// and two halves (about 10,000/s here); running out would show as 404s (non-2xx).
+const OWNER_ROWS = 200 // user 1: the reads
+// Writes are spread over many users, each signed in as itself, as an app's traffic is: a
+// thousand writers (patch, PUT by key) with WRITER_ROWS keys each, a thousand creators and a
+// thousand deleters. Aimed at one user, every write would wait for the one before it.
+const USERS = 1000
+const WRITER_ROWS = 20
+const WRITER_BASE = 10_000
+const DELETER_BASE = 20_000
+const CREATOR_BASE = 100_000
+// Rows to delete, spread over the deleters: more than the fastest server deletes in a
+// scenario's warm-up and two halves (about 10,000/s here); running out would show as 404s.
 const DELETE_ROWS = args.quick ? 60_000 : 200_000
+// Ids as seeded, in this order: user 1's rows, the deleters', the writers'.
+const FIRST_DELETE_ID = OWNER_ROWS + 1
+const firstWriterId = (deleteRows: number) => OWNER_ROWS + deleteRows + 1
 const root = process.cwd()
 
 interface Measurement {
@@ -98,7 +109,7 @@ async function freePort (): Promise<number> {
 }
 
 /** The plugin's schema, then rows inserted directly: the same data for both servers. */
-async function seed (file: string, extraUsers: number, rowsPerExtraUser: number, deleteRows = DELETE_ROWS): Promise<void> {
+async function seed (file: string, extraUsers: number, rowsPerExtraUser: number, deleteRows = DELETE_ROWS, writers = USERS): Promise<void> {
   const { db } = openDatabase(file)
   await migrateToLatest(db)
   await db.destroy()
@@ -108,9 +119,12 @@ async function seed (file: string, extraUsers: number, rowsPerExtraUser: number,
   const insertDefault = sqlite.prepare('INSERT INTO preference_default (scope, key, value, locked, last_updated_at) VALUES (?, ?, ?, ?, ?)')
   sqlite.transaction(() => {
     for (let i = 0; i < OWNER_ROWS; i++) insert.run(1, `k${i}`, JSON.stringify({ mode: 'dark', i, tags: ['a', 'b'] }), now, now)
-    for (let i = 0; i < deleteRows; i++) insert.run(2, `d${i}`, '1', now, now)
+    for (let i = 0; i < deleteRows; i++) insert.run(DELETER_BASE + i % USERS, `d${i}`, '1', now, now)
+    for (let u = 0; u < writers; u++) {
+      for (let i = 0; i < WRITER_ROWS; i++) insert.run(WRITER_BASE + u, `k${i}`, JSON.stringify({ mode: 'dark', i, tags: ['a', 'b'] }), now, now)
+    }
     for (let u = 0; u < extraUsers; u++) {
-      for (let i = 0; i < rowsPerExtraUser; i++) insert.run(1000 + u, `k${i}`, JSON.stringify({ i }), now, now)
+      for (let i = 0; i < rowsPerExtraUser; i++) insert.run(1_000_000 + u, `k${i}`, JSON.stringify({ i }), now, now)
     }
     // After the rows above, whose ids the scenarios name.
     for (const [key, value] of EFFECTIVE_USER_ROWS) insert.run(EFFECTIVE_USER, key, value, now, now)
@@ -151,8 +165,12 @@ async function seedPg (url: string, schema: string): Promise<void> {
       SELECT i + 1, 1, 'k' || i, '{"mode":"dark","i":' || i || ',"tags":["a","b"]}', $1, $1 FROM generate_series(0, $2::int - 1) AS i`,
     [now, OWNER_ROWS])
     await client.query(`INSERT INTO user_preference (id, user_id, key, value, created_at, last_updated_at)
-      SELECT $2::int + i + 1, 2, 'd' || i, '1', $1, $1 FROM generate_series(0, $3::int - 1) AS i`,
-    [now, OWNER_ROWS, DELETE_ROWS])
+      SELECT $2::int + i, $4::int + i % $5::int, 'd' || i, '1', $1, $1 FROM generate_series(0, $3::int - 1) AS i`,
+    [now, FIRST_DELETE_ID, DELETE_ROWS, DELETER_BASE, USERS])
+    await client.query(`INSERT INTO user_preference (id, user_id, key, value, created_at, last_updated_at)
+      SELECT $2::int + u * $5::int + i, $4::int + u, 'k' || i, '{"mode":"dark","i":' || i || ',"tags":["a","b"]}', $1, $1
+      FROM generate_series(0, $3::int - 1) AS u, generate_series(0, $5::int - 1) AS i`,
+    [now, firstWriterId(DELETE_ROWS), USERS, WRITER_BASE, WRITER_ROWS])
     await client.query("SELECT setval(pg_get_serial_sequence('user_preference', 'id'), (SELECT max(id) FROM user_preference))")
     for (const [key, value] of EFFECTIVE_USER_ROWS) {
       await client.query('INSERT INTO user_preference (user_id, key, value, created_at, last_updated_at) VALUES ($1, $2, $3, $4, $4)', [EFFECTIVE_USER, key, value, now])
@@ -226,22 +244,24 @@ interface Scenario {
 
 const userToken = await signToken(SECRET, { sub: 1 })
 const effectiveToken = await signToken(SECRET, { sub: EFFECTIVE_USER, groups: EFFECTIVE_GROUPS })
-const deleterToken = await signToken(SECRET, { sub: 2 })
 const adminToken = await signToken(SECRET, { sub: 99, admin: true })
+/** Each writing user's own token. */
+const tokensOf = async (base: number) => Promise.all(Array.from({ length: USERS }, async (_, u) => signToken(SECRET, { sub: base + u })))
+const tokens = { writer: await tokensOf(WRITER_BASE), deleter: await tokensOf(DELETER_BASE), creator: await tokensOf(CREATOR_BASE) }
 const json = { 'content-type': 'application/json' }
 
 /** A request whose path and body change every time (writes must not repeat). */
-function dynamic (method: NonNullable<autocannon.Request['method']>, tokenValue: string, next: () => { path: string, body?: string }): RequestOptions {
+function dynamic (method: NonNullable<autocannon.Request['method']>, next: () => { path: string, token: string, body?: string }): RequestOptions {
   return {
     requests: [{
       method,
       setupRequest: (request: autocannon.Request) => {
-        const { path, body } = next()
+        const { path, token, body } = next()
         return {
           ...request,
           method,
           path,
-          headers: { authorization: `Bearer ${tokenValue}`, ...(body !== undefined && json) },
+          headers: { authorization: `Bearer ${token}`, ...(body !== undefined && json) },
           ...(body !== undefined && { body })
         }
       }
@@ -250,6 +270,12 @@ function dynamic (method: NonNullable<autocannon.Request['method']>, tokenValue:
 }
 
 // One import document of 1,000 keys, sent to a new user each time.
+/** The n-th write of a writers' scenario: writer u, its key i. */
+function nextWriter (counter: { n: number }): { n: number, u: number, i: number } {
+  const n = counter.n++
+  return { n, u: n % USERS, i: Math.floor(n / USERS) % WRITER_ROWS }
+}
+
 const IMPORT_BODY = JSON.stringify({
   preferences: Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`imp.${i}`, { theme: 'dark', i, tags: ['a', 'b'] }]))
 })
@@ -261,10 +287,12 @@ const scenarios: Scenario[] = [
     // Warmed up like the reads: as the first scenario it otherwise also timed each server's
     // JIT compiling its code, which weighs more for the server with more code on the path.
     warmup: true,
-    options: (counter) => dynamic('POST', adminToken, () => {
+    options: (counter) => dynamic('POST', () => {
       const n = counter.n++
+      const u = n % USERS
       return {
-        path: `/api/v2/user/${100_000 + (n % 50_000)}/preference/`,
+        path: `/api/v2/user/${CREATOR_BASE + u}/preference/`,
+        token: tokens.creator[u],
         body: JSON.stringify({ key: `c${n}`, value: { theme: 'dark', n } })
       }
     })
@@ -298,19 +326,24 @@ const scenarios: Scenario[] = [
     name: 'patch',
     write: true,
     warmup: true,
-    options: (counter) => dynamic('PATCH', userToken, () => ({
-      path: '/api/v2/user/1/preference/7/',
-      body: JSON.stringify({ value: { mode: 'light', n: counter.n++ } })
-    }))
+    // Each request a writer's next key, round the thousand writers.
+    options: (counter) => dynamic('PATCH', () => {
+      const { n, u, i } = nextWriter(counter)
+      return {
+        path: `/api/v2/user/${WRITER_BASE + u}/preference/${firstWriterId(DELETE_ROWS) + u * WRITER_ROWS + i}/`,
+        token: tokens.writer[u],
+        body: JSON.stringify({ value: { mode: 'light', n } })
+      }
+    })
   },
   {
     name: 'put-by-key',
     write: true,
     warmup: true,
-    // Replaces the value of one of user 1's 200 keys (an update, as most PUTs by key are).
-    options: (counter) => dynamic('PUT', userToken, () => {
-      const n = counter.n++
-      return { path: `/api/v2/user/1/preference/by-key/k${n % OWNER_ROWS}/`, body: JSON.stringify({ value: { mode: 'light', n } }) }
+    // Replaces the value of a stored key (an update, as most PUTs by key are).
+    options: (counter) => dynamic('PUT', () => {
+      const { n, u, i } = nextWriter(counter)
+      return { path: `/api/v2/user/${WRITER_BASE + u}/preference/by-key/k${i}/`, token: tokens.writer[u], body: JSON.stringify({ value: { mode: 'light', n } }) }
     })
   },
   {
@@ -321,8 +354,9 @@ const scenarios: Scenario[] = [
     // 4 connections, not 32: each request is a large transaction that the database runs one
     // (SQLite) or a few at a time, and with 32 queued a request outlasted a --quick half.
     options: (counter) => ({
-      ...dynamic('POST', adminToken, () => ({
+      ...dynamic('POST', () => ({
         path: `/api/v2/user/${300_000 + counter.n++}/preference/import/`,
+        token: adminToken,
         body: IMPORT_BODY
       })),
       connections: 4
@@ -334,9 +368,11 @@ const scenarios: Scenario[] = [
     // Timed like the others: as a fixed number of requests (all the seeded rows), each half
     // lasted under two seconds on PostgreSQL and its ratio moved between 0.73 and 1.00.
     warmup: true,
-    options: (counter) => dynamic('DELETE', deleterToken, () => ({
-      path: `/api/v2/user/2/preference/${OWNER_ROWS + 1 + counter.n++}/`
-    }))
+    options: (counter) => dynamic('DELETE', () => {
+      const n = counter.n++
+      const u = n % USERS
+      return { path: `/api/v2/user/${DELETER_BASE + u}/preference/${FIRST_DELETE_ID + n}/`, token: tokens.deleter[u] }
+    })
   }
 ]
 
@@ -543,7 +579,7 @@ async function scale (): Promise<void> {
     const measured: Record<string, Record<string, Measurement>> = {}
     for (const [label, [users, perUser]] of Object.entries(sizes)) {
       const file = join(dir, `${label}.sqlite`)
-      await seed(file, users, perUser, 0)
+      await seed(file, users, perUser, 0, 0)
       const server = await startServer('plugin', file)
       try {
         measured[label] = {}
