@@ -129,9 +129,15 @@ async function seed (file: string, extraUsers: number, rowsPerExtraUser: number,
     // After the rows above, whose ids the scenarios name.
     for (const [key, value] of EFFECTIVE_USER_ROWS) insert.run(EFFECTIVE_USER, key, value, now, now)
     for (const [scope, key, value, locked] of EFFECTIVE_DEFAULTS) insertDefault.run(scope, key, value, locked, now)
+    sqlite.exec(REVISION_ROWS)
   })()
   sqlite.close()
 }
+
+// Rows written through the plugin come with their user's revision row (the migrations give
+// one to every user who holds preferences): the seed, which inserts directly, adds them too.
+const REVISION_ROWS = `INSERT INTO user_revision (user_id, rev, floor, preference_count)
+  SELECT user_id, 0, 0, count(*) FROM user_preference GROUP BY user_id`
 
 /** A URL reaching `schema` of the database at `url` (through search_path). */
 function schemaUrl (url: string, schema: string): string {
@@ -178,7 +184,9 @@ async function seedPg (url: string, schema: string): Promise<void> {
     for (const [scope, key, value, locked] of EFFECTIVE_DEFAULTS) {
       await client.query('INSERT INTO preference_default (scope, key, value, locked, last_updated_at) VALUES ($1, $2, $3, $4, $5)', [scope, key, value, locked, now])
     }
+    await client.query(REVISION_ROWS)
     await client.query('ANALYZE user_preference')
+    await client.query('ANALYZE user_revision')
   })
 }
 

@@ -7,7 +7,9 @@ import type { Database, UserPreferenceRow } from './types.js'
 // first (so every write of a user, here or in a transaction, takes its locks in one order),
 // then the preference is written, the revision bumped with the preference count, the change
 // logged and the log pruned. One round trip, and the user's lock is held for one statement
-// and its commit instead of a transaction's worth of round trips.
+// and its commit instead of a transaction's worth of round trips. A non-admin's write also
+// checks the scope locks in the statement (`scopes`, a JSON array: none for an admin); a
+// locked key writes nothing, and the caller finds out why on its slower path.
 
 /** A row of user_preference and the revision its write made. */
 export type RevisedRow = UserPreferenceRow & { revision: number | string }
@@ -32,6 +34,11 @@ const logAndPrune = (p: Param, from: RawBuilder<unknown>, changes: RawBuilder<st
       and rev <= (select rev from bumped) - cast(${p('maxRevisions')} as bigint)
   )`
 
+/** True when no scope of the `scopes` parameter locks `key`. */
+const unlocked = (p: Param, key: RawBuilder<unknown>) => sql`not exists (
+    select 1 from preference_default l
+    where l.locked = 1 and l.key = ${key} and l.scope in (select jsonb_array_elements_text(cast(${p('scopes')} as jsonb))))`
+
 /** The preference's change entry as JSON text, its value as stored (see changesJson). */
 const setEntry = (row: string, value: RawBuilder<unknown>) =>
   sql<string>`'{"op":"set","key":' || to_json(${sql.ref(`${row}.key`)})::text || ',"id":' || ${sql.ref(`${row}.id`)}::text || ',"value":' || ${value} || '}'`
@@ -44,8 +51,9 @@ const deleteEntry = (row: string, key: RawBuilder<unknown> = sql.ref(`${row}.key
 const createStatement = statement<RevisedRow>((p) => sql`
   with bumped as (
     insert into user_revision as r (user_id, rev, floor, preference_count)
-    values (cast(${p('userId')} as bigint), 1, 0,
-      1 + (select count(*) from user_preference where user_id = cast(${p('userId')} as bigint)))
+    select cast(${p('userId')} as bigint), 1, 0,
+      1 + (select count(*) from user_preference where user_id = cast(${p('userId')} as bigint))
+    where ${unlocked(p, sql`cast(${p('key')} as text)`)}
     on conflict (user_id) do update set rev = r.rev + 1, preference_count = r.preference_count + 1
     where r.preference_count < cast(${p('max')} as integer)
     returning r.rev
@@ -78,6 +86,7 @@ const updateStatement = statement<RevisedRow & { old_key: string }>((p) => sql`
       last_updated_at = cast(${p('now')} as timestamptz)
     from locked
     where u.user_id = cast(${p('userId')} as bigint) and u.id = cast(${p('id')} as bigint) and ${unchanged(p, 'u')}
+      and ${unlocked(p, sql`u.key`)} and ${unlocked(p, sql`coalesce(cast(${p('key')} as text), u.key)`)}
     returning u.*
   ),
   bumped as (
@@ -97,7 +106,7 @@ const deleteStatement = (target: 'id' | 'key') => statement<{ id: number | strin
     delete from user_preference d using locked
     where d.user_id = cast(${p('userId')} as bigint) and ${target === 'id'
       ? sql`d.id = cast(${p('id')} as bigint)`
-      : sql`d.key = cast(${p('key')} as text)`} and ${unchanged(p, 'd')}
+      : sql`d.key = cast(${p('key')} as text)`} and ${unchanged(p, 'd')} and ${unlocked(p, sql`d.key`)}
     returning d.id, d.key
   ),
   bumped as (
@@ -117,8 +126,9 @@ export interface ExpectedRow {
   lastUpdatedAt: string
 }
 
-const revisionValues = (userId: number, log: RevisionLog, now: string) => ({
+const revisionValues = (userId: number, log: RevisionLog, now: string, scopes: readonly string[]) => ({
   userId,
+  scopes: JSON.stringify(scopes),
   now,
   actorId: log.actor?.id ?? null,
   actorAdmin: log.actor === null ? null : (log.actor.isAdmin ? 1 : 0),
@@ -131,33 +141,37 @@ const expectedValues = (expected: ExpectedRow | undefined) => ({
   expectedAt: expected?.lastUpdatedAt ?? null
 })
 
-/** Inserts and logs; undefined when the user is at `max` (a duplicate key throws 23505). */
+/**
+ * Inserts and logs; undefined when the user is at `max` or one of `scopes` locks the key (a
+ * duplicate key throws 23505).
+ */
 export async function createInOneStatement (
-  db: Queryable, userId: number, key: string, valueJson: string, max: number, log: RevisionLog, now: string
+  db: Queryable, userId: number, key: string, valueJson: string, max: number, log: RevisionLog, now: string, scopes: readonly string[]
 ): Promise<RevisedRow | undefined> {
-  const [row] = await createStatement(db, { ...revisionValues(userId, log, now), key, value: valueJson, max })
+  const [row] = await createStatement(db, { ...revisionValues(userId, log, now, scopes), key, value: valueJson, max })
   return row
 }
 
 /**
  * Changes the key and/or the value of preference `id` and logs it; undefined when there is no
- * such preference, or it no longer holds `expected`.
+ * such preference, it no longer holds `expected`, or one of `scopes` locks its key or new key.
  */
 export async function updateInOneStatement (
   db: Queryable, userId: number, id: number, changes: { key?: string, valueJson?: string }, log: RevisionLog, now: string,
-  expected?: ExpectedRow
+  scopes: readonly string[], expected?: ExpectedRow
 ): Promise<(RevisedRow & { old_key: string }) | undefined> {
   const [row] = await updateStatement(db, {
-    ...revisionValues(userId, log, now), ...expectedValues(expected), id, key: changes.key ?? null, value: changes.valueJson ?? null
+    ...revisionValues(userId, log, now, scopes), ...expectedValues(expected), id, key: changes.key ?? null, value: changes.valueJson ?? null
   })
   return row
 }
 
-/** Deletes and logs; undefined when there is no such preference, or it no longer holds `expected`. */
+/** Deletes and logs; undefined when there is no such preference, it no longer holds `expected`, or it is locked. */
 export async function deleteInOneStatement (
-  db: Queryable, userId: number, target: { id: number } | { key: string }, log: RevisionLog, now: string, expected?: ExpectedRow
+  db: Queryable, userId: number, target: { id: number } | { key: string }, log: RevisionLog, now: string, scopes: readonly string[],
+  expected?: ExpectedRow
 ): Promise<{ id: number | string, key: string, revision: number | string } | undefined> {
-  const values = { ...revisionValues(userId, log, now), ...expectedValues(expected) }
+  const values = { ...revisionValues(userId, log, now, scopes), ...expectedValues(expected) }
   const [row] = 'id' in target
     ? await deleteByIdStatement(db, { ...values, id: target.id })
     : await deleteByKeyStatement(db, { ...values, key: target.key })

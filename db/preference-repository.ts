@@ -231,14 +231,15 @@ export interface Revised<T> {
  * creates cannot both see room for one more.
  */
 export async function createPreference (
-  db: Db, userId: number, input: NewPreference, maxPerUser: number, log: RevisionLog, now: Date = new Date()
+  db: Db, userId: number, input: NewPreference, maxPerUser: number, log: RevisionLog, now: Date = new Date(),
+  lockScopes: readonly string[] = []
 ): Promise<Revised<Preference>> {
   const timestamp = now.toISOString()
   const values = { userId, key: input.key, value: input.valueJson, now: timestamp, max: maxPerUser }
   let created: Revised<Preference> | undefined
   try {
     if (isPostgres(db)) {
-      const row = await createInOneStatement(db, userId, input.key, input.valueJson, maxPerUser, log, timestamp)
+      const row = await createInOneStatement(db, userId, input.key, input.valueJson, maxPerUser, log, timestamp, lockScopes)
       created = row === undefined ? undefined : { result: toPreference(row), rev: Number(row.revision) }
     } else {
       created = await compiledWriteTransaction(db, async (trx) => {
@@ -358,10 +359,10 @@ const expectedRow = (expected: Preference | undefined): ExpectedRow | undefined 
  */
 export async function updatePreferenceIfUnchanged (
   db: Db, userId: number, id: number, changes: PreferenceChanges, log: RevisionLog, expected?: Preference,
-  now: Date = new Date()
+  lockScopes: readonly string[] = [], now: Date = new Date()
 ): Promise<Revised<Preference> | undefined> {
   try {
-    const row = await updateInOneStatement(db, userId, id, changes, log, now.toISOString(), expectedRow(expected))
+    const row = await updateInOneStatement(db, userId, id, changes, log, now.toISOString(), lockScopes, expectedRow(expected))
     return row === undefined ? undefined : { result: toPreference(row), rev: Number(row.revision) }
   } catch (error) {
     if (isUniqueViolation(error)) throw new KeyExistsError(changes.key ?? '')
@@ -371,8 +372,9 @@ export async function updatePreferenceIfUnchanged (
 
 /** PostgreSQL only: deletePreference in one statement, on the terms of updatePreferenceIfUnchanged. */
 export async function deletePreferenceIfUnchanged (
-  db: Db, userId: number, target: PreferenceTarget, log: RevisionLog, expected?: Preference, now: Date = new Date()
+  db: Db, userId: number, target: PreferenceTarget, log: RevisionLog, expected?: Preference, lockScopes: readonly string[] = [],
+  now: Date = new Date()
 ): Promise<Revised<true> | undefined> {
-  const row = await deleteInOneStatement(db, userId, target, log, now.toISOString(), expectedRow(expected))
+  const row = await deleteInOneStatement(db, userId, target, log, now.toISOString(), lockScopes, expectedRow(expected))
   return row === undefined ? undefined : { result: true, rev: Number(row.revision) }
 }

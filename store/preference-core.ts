@@ -32,6 +32,12 @@ import type { CompiledRegistry } from './key-registry.js'
 import type { ResolvedStoreOptions } from './store-options.js'
 import { encodeValue, quotedKey } from './values.js'
 
+/** An error that answers 4xx: the client's mistake, not the database's. */
+const isClientError = (error: unknown): boolean => {
+  const status = (error as { statusCode?: unknown } | null)?.statusCode
+  return typeof status === 'number' && status >= 400 && status < 500
+}
+
 /** writeAtOnce could not write: take the locking path. */
 const LOCKING = Symbol('locking')
 
@@ -160,9 +166,7 @@ export class PreferenceCore {
    */
   private async guard (userId: number, keys: readonly string[], context: WriteContext, db: Kysely<Database> = this.db): Promise<void> {
     if (context.actor?.isAdmin === true) return
-    for (const key of keys) {
-      if (this.registry.adminOnly(key)) throw new KeyReadOnlyError(quotedKey(key))
-    }
+    this.checkReadOnly(keys, context)
     const scopes = scopesOf(await context.groupsOf(userId))
     const locks = await findLocks(db, scopes, keys)
     if (locks.length === 0) return
@@ -170,6 +174,33 @@ export class PreferenceCore {
       // Where several scopes lock a key, the lowest-precedence one (site first) is named.
       const scope = scopes.find((s) => locks.some((lock) => lock.key === key && lock.scope === s))
       if (scope !== undefined) throw new KeyLockedError(quotedKey(key), scope)
+    }
+  }
+
+  /** Read-only keys (403) for a write of `keys` by a non-admin: the part of guard that needs no database. */
+  private checkReadOnly (keys: readonly string[], context: WriteContext): void {
+    if (context.actor?.isAdmin === true) return
+    for (const key of keys) {
+      if (this.registry.adminOnly(key)) throw new KeyReadOnlyError(quotedKey(key))
+    }
+  }
+
+  /** The scopes whose locks bind a write by this actor (none for an admin). */
+  private async lockScopes (userId: number, context: WriteContext): Promise<string[]> {
+    return context.actor?.isAdmin === true ? [] : scopesOf(await context.groupsOf(userId))
+  }
+
+  /**
+   * PostgreSQL's one-statement writes check the locks in the statement, after the checks
+   * made here; but a lock answers before any of them (403 before 400, 409 or 412). So when
+   * `fn` fails, the full guard runs first and throws the lock if there is one.
+   */
+  private async locksFirst<T> (userId: number, keys: readonly string[], context: WriteContext, fn: () => Promise<T> | T): Promise<T> {
+    try {
+      return await fn()
+    } catch (error) {
+      if (isClientError(error)) await this.guard(userId, keys, context)
+      throw error
     }
   }
 
@@ -207,28 +238,45 @@ export class PreferenceCore {
 
   async create (userId: number, key: string, value: unknown, context: WriteContext, text?: string): Promise<Revised<Preference>> {
     const valueJson = this.encode(value, text)
+    const max = this.options.maxPreferencesPerUser
+    if (this.postgres) {
+      // The lock check is part of the one statement that writes.
+      this.checkReadOnly([key], context)
+      const scopes = await this.lockScopes(userId, context)
+      return this.published(userId, await this.locksFirst(userId, [key], context, async () => {
+        this.registry.check(key, value)
+        return createPreference(this.db, userId, { key, valueJson }, max, this.log(context), undefined, scopes)
+      }))
+    }
     await this.guard(userId, [key], context)
     this.registry.check(key, value)
-    return this.published(userId, await createPreference(this.db, userId, { key, valueJson }, this.options.maxPreferencesPerUser, this.log(context)))
+    return this.published(userId, await createPreference(this.db, userId, { key, valueJson }, max, this.log(context)))
   }
 
   async upsert (
     userId: number, key: string, value: unknown, context: WriteContext, options: WriteOptions = {}
   ): Promise<Revised<UpsertResult>> {
     const valueJson = this.encode(value, options.text)
-    await this.guard(userId, [key], context)
-    this.registry.check(key, value)
     if (this.postgres) {
-      // Replacing a stored key is an update of its row in one statement; creating one takes the locking path.
-      const current = await findPreferenceByKey(this.db, userId, key)
+      // Replacing a stored key is an update of its row in one statement, which checks the
+      // locks too; creating one takes the locking path.
+      this.checkReadOnly([key], context)
+      const scopes = await this.lockScopes(userId, context)
+      const current = await this.locksFirst(userId, [key], context, async () => {
+        this.registry.check(key, value)
+        const current = await findPreferenceByKey(this.db, userId, key)
+        if (current !== undefined) await options.precondition?.(current, this.db)
+        return current
+      })
       if (current !== undefined) {
-        await options.precondition?.(current, this.db)
-        const replaced = await updatePreferenceIfUnchanged(this.db, userId, current.id, { valueJson }, this.log(context), current)
+        const replaced = await updatePreferenceIfUnchanged(this.db, userId, current.id, { valueJson }, this.log(context), current, scopes)
         if (replaced !== undefined) {
           return this.published(userId, { result: { preference: replaced.result, created: false }, rev: replaced.rev })
         }
       }
     }
+    await this.guard(userId, [key], context)
+    this.registry.check(key, value)
     return this.published(userId, await upsertPreferenceByKey(this.db, userId, key, valueJson, this.options.maxPreferencesPerUser,
       this.log(context), options.precondition))
   }
@@ -240,20 +288,32 @@ export class PreferenceCore {
     const hasValue = Object.hasOwn(changes, 'value')
     const valueJson = hasValue ? this.encode(changes.value, options.text) : undefined
     const stored: PreferenceChanges = { key: changes.key, valueJson }
-    const check = this.needsKey(context)
+    const keysOf = (current: Preference) => {
+      const key = changes.key ?? current.key
+      return key === current.key ? [key] : [current.key, key]
+    }
+    const checkValue = (current: Preference) => {
+      // A rename is checked against the new key's definition, with the value it will hold.
+      const key = changes.key ?? current.key
+      if (hasValue) this.registry.check(key, changes.value)
+      else if (key !== current.key) this.registry.check(key, plainValue(current.value))
+    }
+    const needsKey = this.needsKey(context)
+    const check = needsKey
       ? async (current: Preference, trx: Kysely<Database>) => {
-        const key = changes.key ?? current.key
-        await this.guard(userId, key === current.key ? [key] : [current.key, key], context, trx)
-        // A rename is checked against the new key's definition, with the value it will hold.
-        if (hasValue) this.registry.check(key, changes.value)
-        else if (key !== current.key) this.registry.check(key, plainValue(current.value))
+        await this.guard(userId, keysOf(current), context, trx)
+        checkValue(current)
       }
       : undefined
     const log = this.log(context)
     if (this.postgres) {
       // A rename logs the old key, so the row is read first whatever the checks.
-      const done = await this.writeAtOnce(userId, { id }, check, options.precondition, changes.key !== undefined,
-        async (expected) => updatePreferenceIfUnchanged(this.db, userId, id, stored, log, expected))
+      const scopes = await this.lockScopes(userId, context)
+      const done = await this.writeAtOnce(userId, { id }, keysOf, needsKey, (current) => {
+        this.checkReadOnly(keysOf(current), context)
+        checkValue(current)
+      }, context, options.precondition, changes.key !== undefined,
+      async (expected) => updatePreferenceIfUnchanged(this.db, userId, id, stored, log, expected, scopes))
       if (done !== LOCKING) return done
     }
     const write = async (precondition?: Precondition) => this.published(userId,
@@ -268,16 +328,21 @@ export class PreferenceCore {
   ): Promise<Revised<true> | undefined> {
     const log = this.log(context)
     const isAdmin = context.actor?.isAdmin === true
-    // By key, the key to check is known before reading anything.
-    if (!isAdmin && 'key' in target) await this.guard(userId, [target.key], context)
-    const check = !isAdmin && 'id' in target
-      ? async (current: Preference, trx: Kysely<Database>) => { await this.guard(userId, [current.key], context, trx) }
-      : undefined
+    const byKey = 'key' in target
     if (this.postgres) {
-      const done = await this.writeAtOnce(userId, target, check, precondition, false,
-        async (expected) => deletePreferenceIfUnchanged(this.db, userId, target, log, expected))
+      // The statement checks the locks; the locking path below finds out why it wrote nothing.
+      if (byKey) this.checkReadOnly([target.key], context)
+      const scopes = await this.lockScopes(userId, context)
+      const done = await this.writeAtOnce(userId, target, (current) => [current.key], !isAdmin && !byKey,
+        (current) => { this.checkReadOnly([current.key], context) }, context, precondition, false,
+        async (expected) => deletePreferenceIfUnchanged(this.db, userId, target, log, expected, scopes))
       if (done !== LOCKING) return done
     }
+    // By key, the key to check is known before reading anything.
+    if (!isAdmin && byKey) await this.guard(userId, [target.key], context)
+    const check = !isAdmin && !byKey
+      ? async (current: Preference, trx: Kysely<Database>) => { await this.guard(userId, [current.key], context, trx) }
+      : undefined
     const remove = async (checked?: Precondition) =>
       this.published(userId, await deletePreference(this.db, userId, target, log, checked))
     if (check === undefined) return remove(precondition)
@@ -285,22 +350,29 @@ export class PreferenceCore {
   }
 
   /**
-   * PostgreSQL: a write of one stored preference as one statement. When something must be
-   * checked on the stored row (or `read` says so), the row is read and checked first, and the
-   * statement writes only if the row is still as read. LOCKING when the row changed in
-   * between (or was not found by the statement): the caller then takes the locking path,
-   * which reads, checks and writes under the row's lock and gives the final answer.
+   * PostgreSQL: a write of one stored preference as one statement, which also checks the
+   * locks. When something must be checked on the stored row (`needsKey`, a precondition, or
+   * `read`), the row is read and `check`ed first (a lock on `keysOf` it still answers first),
+   * and the statement writes only if the row is still as read. LOCKING when the statement
+   * wrote nothing (the row changed in between, was not found, or is locked): the caller then
+   * takes the locking path, which reads, checks and writes under the row's lock and gives
+   * the final answer.
    */
   private async writeAtOnce<T> (
-    userId: number, target: PreferenceTarget, check: ((current: Preference, trx: Kysely<Database>) => Promise<void>) | undefined,
-    precondition: Precondition | undefined, read: boolean, write: (expected?: Preference) => Promise<Revised<T> | undefined>
+    userId: number, target: PreferenceTarget, keysOf: (current: Preference) => string[], needsKey: boolean,
+    check: (current: Preference) => void, context: WriteContext, precondition: Precondition | undefined, read: boolean,
+    write: (expected?: Preference) => Promise<Revised<T> | undefined>
   ): Promise<Revised<T> | undefined | typeof LOCKING> {
     let expected: Preference | undefined
-    if (check !== undefined || precondition !== undefined || read) {
+    if (needsKey || precondition !== undefined || read) {
       expected = 'id' in target ? await findPreference(this.db, userId, target.id) : await findPreferenceByKey(this.db, userId, target.key)
-      if (expected === undefined) return undefined
-      await check?.(expected, this.db)
-      await precondition?.(expected, this.db)
+      // Not found: the locking path answers, a lock before the 404.
+      if (expected === undefined) return LOCKING
+      const current = expected
+      await this.locksFirst(userId, keysOf(current), context, async () => {
+        if (needsKey) check(current)
+        await precondition?.(current, this.db)
+      })
     }
     const revised = await write(expected)
     return revised === undefined ? LOCKING : this.published(userId, revised)

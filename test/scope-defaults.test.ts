@@ -104,6 +104,19 @@ t.test('a lock: the user\'s writes of that key are 403 PREFERENCE_KEY_LOCKED, th
     t.match(res.json(), { code: 'PREFERENCE_KEY_LOCKED', message: '"theme" is locked by the team-a scope' })
   }
   t.same(await test.rows(), before, 'the stored value stays')
+  // A lock answers before a duplicate key, a stale If-Match or a missing row would.
+  await admin.request('PUT', '/preference-defaults/team-a/by-key/sidebar/', { value: 'open', locked: true })
+  for (const [res, what] of [
+    [await user.create('theme', 'dark'), 'a create of a stored locked key (not 409)'],
+    [await user.create('sidebar', 'closed'), 'a create of a locked key'],
+    [await user.create('theme', 'blue'), 'an invalid value of a locked key (not 400)'],
+    [await user.request('PUT', '/user/5/preference/by-key/theme/', { value: 'dark' }, { 'if-match': '"stale"' }), 'a stale If-Match (not 412)'],
+    [await user.request('DELETE', '/user/5/preference/by-key/sidebar/'), 'a delete of a locked key never stored (not 404)']
+  ] as const) {
+    t.equal(res.statusCode, 403, what)
+    t.equal(res.json().code, 'PREFERENCE_KEY_LOCKED', what)
+  }
+  t.same(await test.rows(), before, 'nothing was written')
   const renamed = await user.create('colour', 'light')
   t.equal((await user.request('PATCH', `/user/5/preference/${renamed.json().id as number}/`, { key: 'theme' })).statusCode, 403,
     'a rename onto a locked key too')
