@@ -7,7 +7,7 @@ import type {
 } from './options.js'
 import type { IfSent, NotModified, PreconditionFailed, WithEtag } from './outcomes.js'
 import type {
-  EffectiveViewOf, HistoryEntryOf, ImportDocumentOf, KeyOf, PatchChecks, PreferenceOf, ScopeDefaultOf, Untyped, ValueOf
+  EffectiveViewOf, HistoryEntryOf, KeyOf, PatchChecks, PreferenceOf, ScopeDefaultOf, Untyped, ValueChecks, ValueOf
 } from './typed.js'
 
 // The client's operations, one method per endpoint of the API, typed from the key registry R.
@@ -67,7 +67,7 @@ export interface PreferencesClient<R = Untyped> {
    * PATCH of the collection with an RFC 7396 merge patch (`null` deletes a key, an object merges
    * into a stored object). All or nothing. The results carry no ETag: the server sends none.
    */
-  merge: <P extends Record<string, unknown>>(patch: P & PatchChecks<R, P>, options?: CallOptions) => Promise<MergePatchResult>
+  merge: <P extends PatchChecks<R, P>>(patch: P, options?: CallOptions) => Promise<MergePatchResult>
   /**
    * GET effective/: what applies to the user, key by key (registry default, site, groups, their
    * own value; a lock wins), with where it comes from. `key` keeps only those keys.
@@ -100,7 +100,7 @@ export interface PreferencesClient<R = Untyped> {
   /** GET export/: every preference of the user, as a document `import` takes back. */
   export: (options?: CallOptions) => Promise<ExportDocument>
   /** POST import/: an export document (of any user) or `{ preferences }`; all or nothing; the sorted report. */
-  import: <P extends Record<string, unknown>>(document: ImportDocumentOf<R, P>, options?: ImportOptions) => Promise<ImportReport>
+  import: <P extends ValueChecks<R, P>>(document: { preferences: P } | ExportDocument, options?: ImportOptions) => Promise<ImportReport>
   /** DELETE of the collection: erases every preference of the user and their history. */
   erase: (options?: CallOptions) => Promise<undefined>
   /** GET /preference-defaults/{scope}/: the scope's defaults, ordered by key. */

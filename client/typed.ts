@@ -1,7 +1,6 @@
 import type { EffectiveEntry } from '../schemas/effective-view.js'
 import type { MergePatchOf, PreferenceValue, RegisteredKey } from '../schemas/key-registry.js'
 import type { Preference } from '../schemas/preference.js'
-import type { ExportDocument } from '../schemas/portability.js'
 import type { HistoryEntry } from '../schemas/revision.js'
 import type { ScopeDefault } from '../schemas/scope-default.js'
 
@@ -62,12 +61,9 @@ export interface EffectiveViewOf<R> {
 
 /**
  * Checks a merge patch P key by key: each a patch of its key's value, or null to delete it.
- * As a parameter type `P & PatchChecks<R, P>`: P is what was written, each key's own type applies.
+ * As the bound of the patch's own type (`<P extends PatchChecks<R, P>>`), each key's type applies.
  */
 export type PatchChecks<R, P> = { [K in keyof P & string]: MergePatchOf<ValueOf<R, K>> | null }
 
 /** Checks values P key by key (an import's `preferences`). */
 export type ValueChecks<R, P> = { [K in keyof P & string]: ValueOf<R, K> }
-
-/** What `import` takes: `{ preferences }` typed key by key, or an export document as `export` gave it. */
-export type ImportDocumentOf<R, P> = { preferences: P & ValueChecks<R, P> } | ExportDocument
