@@ -7,7 +7,7 @@ import type { ImportMode } from '../schemas/portability.js'
 export type UserRef = number | 'me'
 
 export interface PreferencesClientOptions {
-  /** The API's root with its mount prefix, e.g. `https://example.com/api/v2`. */
+  /** The API's root with its mount prefix, e.g. `https://example.com/api/v2` (in a browser, `/api/v2` is the page's origin's). */
   baseUrl: string | URL
   /** The Bearer token, or a function that returns one for each request (to refresh it). */
   token?: string | (() => string | Promise<string>)

@@ -97,7 +97,8 @@ export function createPreferencesClient<R extends ClientKeyRegistry = Untyped> (
    * the answer's shape is the server's word (the contract test holds it to its OpenAPI document).
    */
   async function call<T> (c: Call, result: (answer: Answer) => unknown): Promise<T> {
-    const url = new URL(base + c.path)
+    // A relative baseUrl (`/api/v2`) is the page's origin's, in a browser.
+    const url = new URL(base + c.path, (globalThis as { location?: { href: string } }).location?.href)
     for (const [name, value] of Object.entries(c.query ?? {})) {
       for (const one of [value].flat()) if (one !== undefined) url.searchParams.append(name, String(one))
     }

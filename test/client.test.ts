@@ -302,6 +302,20 @@ t.test('an ETag the client cannot read (cross-origin without Access-Control-Expo
   t.match(await client.get('k'), { value: 1 })
 })
 
+t.test('a relative baseUrl: the page\'s origin in a browser, a TypeError where there is no page', async (t) => {
+  const { baseUrl, fetch, calls } = await serve(t)
+  const origin = new URL(baseUrl).origin
+  const relative = createPreferencesClient({ baseUrl: '/api/v2/', token: token(5), fetch })
+  await t.rejects(relative.get('k'), TypeError, 'Node has no page to resolve it against')
+  // What a browser page has: its location (the one stand-in here; the server is real).
+  const page = globalThis as { location?: { href: string } }
+  page.location = { href: `${origin}/settings/index.html` }
+  t.after(() => { delete page.location })
+  t.match(await relative.set('k', 1), { key: 'k', value: 1, created: true })
+  t.match(await relative.get('k'), { value: 1 })
+  t.equal(calls.at(-1), 'GET /api/v2/user/me/preference/by-key/k/')
+})
+
 t.test('an answer that is not the API\'s: PREFERENCE_UNEXPECTED_RESPONSE', async (t) => {
   const { baseUrl } = await serve(t)
   const wrongBase = createPreferencesClient({ baseUrl: baseUrl.replace('/api/v2', '/nothing-here'), token: token(1) })
