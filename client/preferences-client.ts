@@ -65,7 +65,9 @@ function idSegment (id: number): string {
 function segment (name: 'key' | 'scope', value: string): string {
   if (typeof value !== 'string' || value === '') throw new TypeError(`${name} must be a non-empty string, got ${JSON.stringify(value)}`)
   // URL parsers drop "." and ".." path segments (percent-encoded too) before the server sees them.
-  if (value === '.' || value === '..') throw new TypeError(`the ${name} "${value}" cannot be a path segment: use list({ key }) and merge()`)
+  if (value === '.' || value === '..') {
+    throw new TypeError(`the ${name} "${value}" cannot be a path segment${name === 'key' ? ': use list({ key }) and merge()' : ''}`)
+  }
   return encodeURIComponent(value)
 }
 
@@ -93,7 +95,7 @@ export function createPreferencesClient<R extends ClientKeyRegistry = Untyped> (
     `/preference-defaults/${segment('scope', scope)}${key === undefined ? '/' : keySegment(key)}`
 
   /**
-   * Sends `c` and makes the result with `result`. R is what the operation's signature promises:
+   * Sends `c` and makes the result with `result`. T is what the operation's signature promises:
    * the answer's shape is the server's word (the contract test holds it to its OpenAPI document).
    */
   async function call<T> (c: Call, result: (answer: Answer) => unknown): Promise<T> {
