@@ -10,16 +10,15 @@ export type {
   PreferencesPluginOptions, PublicKeyAuthOptions, RateLimitOptions, SecretAuthOptions, TokenClaims
 } from './options/plugin-options.js'
 export { HOST_JWT } from './options/plugin-options.js'
-// Exporting from the plugins that decorate Fastify's types (request.preferencesCaller,
-// preferencesUserId, preferenceId, preferenceKey; fastify.preferencesDb) puts those
-// declarations in the package's types.
+// What the plugin sets on its own routes' requests and its own instance is typed for its code
+// only (plugins/fastify-internal.d.ts): the package's types augment nothing of Fastify's.
 export { defaultMapCaller } from './plugins/authenticate.js'
 export type { PathParameters } from './plugins/authorize.js'
 export type { StorePluginOptions } from './plugins/store.js'
 
 // The programmatic store, and the key registry it enforces.
 export { createPreferenceStore, type ImportOptions, type PreferenceStore, type StoreCallOptions } from './store/preference-store.js'
-export type { GroupsOf, StoreOptions } from './store/store-options.js'
+export type { GroupsOf, PreferencesRequest, StoreOptions } from './store/store-options.js'
 export type { Actor } from './store/preference-core.js'
 export {
   defineKeys, type KeyDefinition, type KeyRegistry, type KeyWritable, type PreferencePatch, type PreferenceValue,

@@ -1,3 +1,4 @@
+/// <reference path="./fastify-internal.d.ts" />
 import fastifyJwt, { type JWT } from '@fastify/jwt'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
@@ -7,19 +8,6 @@ import {
 } from '../options/plugin-options.js'
 import type { ResolvedAuthOptions, ResolvedHostAuthOptions, ResolvedTokenAuthOptions } from '../options/resolve-options.js'
 import { AuthInvalidError, AuthRequiredError, InvalidOptionError } from '../schemas/errors.js'
-
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** The route also takes the token as ?access_token= (for EventSource, which cannot set headers). */
-    preferencesQueryToken?: boolean
-  }
-  interface FastifyRequest {
-    /** The authenticated caller (set by the preferences plugin's onRequest hook). */
-    preferencesCaller: Caller | null
-    /** The caller's verified token claims (or what the host's verify returned), e.g. for groupsOf. */
-    preferencesClaims: TokenClaims | null
-  }
-}
 
 const MAX_TOKEN_LENGTH = 8192
 const BEARER = /^Bearer +([A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]*\.[A-Za-z0-9\-_]*) *$/i

@@ -1,3 +1,4 @@
+/// <reference path="./fastify-internal.d.ts" />
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { parsePositiveId } from '../lib/positive-id.js'
@@ -7,21 +8,8 @@ import { ForbiddenError, InvalidPathParameterError } from '../schemas/errors.js'
 import { keyProblem } from '../schemas/preference.js'
 import { isScopeName } from '../schemas/scope-default.js'
 import { scopesOf } from '../store/preference-core.js'
-import type { GroupsOf } from '../store/store-options.js'
+import type { GroupsOf, PreferencesRequest } from '../store/store-options.js'
 import { noRouteError } from './not-found.js'
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** The `{user_id}` of the path with `me` resolved, once authorised. */
-    preferencesUserId: number
-    /** The `{id}` of the path, on routes that have one. */
-    preferenceId: number
-    /** The `{key}` of the path (percent-decoded), on the by-key routes. */
-    preferenceKey: string
-    /** The `{scope}` of the path, on the scope defaults routes. */
-    preferenceScope: string
-  }
-}
 
 export interface AuthorizeOptions {
   /** The plugin's routes, for the 405 of a path that has no such method. */
@@ -90,7 +78,7 @@ function authorizeScope (
   if (caller.isAdmin) return undefined
   if (request.method === 'GET' || request.method === 'HEAD') {
     if (scope === 'site') return undefined
-    return Promise.resolve(options.groupsOf(caller.id, request)).then((groups) => { forbidUnless(scopesOf(groups).includes(scope)) })
+    return Promise.resolve(options.groupsOf(caller.id, request as PreferencesRequest)).then((groups) => { forbidUnless(scopesOf(groups).includes(scope)) })
   }
   const { canManageScope } = options
   if (canManageScope === undefined) throw new ForbiddenError()

@@ -1,3 +1,4 @@
+/// <reference path="./fastify-internal.d.ts" />
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { STATUS_CODES } from 'node:http'
@@ -6,13 +7,6 @@ import {
   AuthInvalidError, BodyTooLargeError, DatabaseUnavailableError, ForbiddenError, InternalError, MalformedBodyError,
   RequestRejectedError, UnsupportedMediaTypeError, ValidationError
 } from '../schemas/errors.js'
-
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** The content types a route accepts, for its 415 message (default: JSON or form). */
-    preferencesAccepts?: string
-  }
-}
 
 const DEFAULT_ACCEPTS = 'application/json or application/x-www-form-urlencoded'
 

@@ -1,3 +1,4 @@
+/// <reference path="./fastify-internal.d.ts" />
 import rateLimit from '@fastify/rate-limit'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'

@@ -1,18 +1,8 @@
+/// <reference path="./fastify-internal.d.ts" />
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import type { Kysely } from 'kysely'
-import type { Database } from '../db/types.js'
 import { PreferenceCore } from '../store/preference-core.js'
 import type { ResolvedStoreOptions } from '../store/store-options.js'
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    /** The preferences store's Kysely instance (inside the preferences plugin only). */
-    preferencesDb: Kysely<Database>
-    /** Every operation with its rules (inside the preferences plugin only). */
-    preferencesStore: PreferenceCore
-  }
-}
 
 export interface StorePluginOptions {
   /** Options to open a store with (closed with the app), or a store the host gave (left open). */

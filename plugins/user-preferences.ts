@@ -1,3 +1,4 @@
+/// <reference path="./fastify-internal.d.ts" />
 import type { FastifyInstance } from 'fastify'
 import { redactedUrl } from '../lib/redact.js'
 import { RouteTable } from '../lib/route-table.js'

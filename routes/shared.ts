@@ -1,5 +1,7 @@
+/// <reference path="../plugins/fastify-internal.d.ts" />
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { PreferenceCore, WriteContext } from '../store/preference-core.js'
+import type { PreferencesRequest } from '../store/store-options.js'
 import { PREFERENCES_SECURITY_SCHEME, PREFERENCES_TAG } from '../schemas/openapi.js'
 
 /** What every route's schema says for the OpenAPI document, and whether it is listed there. */
@@ -37,7 +39,8 @@ export const sendNoContent = (reply: FastifyReply): FastifyReply => reply.code(2
 /** Who writes, for the store's rules: the caller, and the target user's groups as the host tells them. */
 export function writeContext (request: FastifyRequest, store: PreferenceCore): WriteContext {
   const { groupsOf } = store.options
-  return { actor: request.preferencesCaller, groupsOf: async (userId) => groupsOf(userId, request) }
+  // The routes run after the authenticate hook: the caller and the claims are set.
+  return { actor: request.preferencesCaller, groupsOf: async (userId) => groupsOf(userId, request as PreferencesRequest) }
 }
 
 /** Limits the preference routes apply. */

@@ -1,4 +1,5 @@
 import type { Static, TSchema } from '@sinclair/typebox'
+import type { JsonSchemaValue } from './json-schema-value.js'
 
 // The key registry's types: what a host declares for its keys, and the value type each key
 // then has. Types only (and an identity helper), so that the browser client can use them.
@@ -37,23 +38,38 @@ type MatchingPatterns<R, K extends string> = {
   [P in keyof R & string]: K extends `${PatternPrefix<P>}${infer Rest}` ? (Rest extends '' ? never : P) : never
 }[keyof R & string]
 
+/** The patterns of M whose prefix extends that of P: the more specific ones. */
+type LongerThan<M, P> = M extends P ? never : PatternPrefix<M> extends `${PatternPrefix<P>}${string}` ? M : never
+
+/** Of the matching patterns M, the longest (each prefixes the key, so one is the most specific). */
+type LongestPattern<M extends string> = { [P in M]: [LongerThan<M, P>] extends [never] ? P : never }[M]
+
 /** Every key the registry names: exact keys, and template types for its patterns. */
 export type RegisteredKey<R> = {
   [P in keyof R & string]: P extends `${infer Prefix}*` ? `${Prefix}${string}` : P
 }[keyof R & string]
 
 /**
- * The value type of key `K` under registry `R`: its exact definition's, else those of the
- * patterns it matches, else `unknown` (a free-form key holds any JSON).
+ * The value type of a key's schema: a TypeBox schema's Static, else what a JSON Schema literal
+ * (written `as const`) describes.
+ */
+export type SchemaValue<S> = S extends TSchema ? Static<S> : JsonSchemaValue<S>
+
+type DefinitionValue<D> = D extends { schema: infer S } ? SchemaValue<S> : unknown
+
+/**
+ * The value type of key `K` under registry `R`: its exact definition's, else that of the
+ * longest pattern it matches (as the registry decides at run time), else `unknown` (a
+ * free-form key holds any JSON).
  */
 export type PreferenceValue<R, K extends string> =
   string extends K
     ? unknown
     : K extends keyof R
-      ? R[K] extends { schema: infer S extends TSchema } ? Static<S> : unknown
+      ? DefinitionValue<R[K]>
       : [MatchingPatterns<R, K>] extends [never]
           ? unknown
-          : R[MatchingPatterns<R, K>] extends { schema: infer S extends TSchema } ? Static<S> : unknown
+          : DefinitionValue<R[LongestPattern<MatchingPatterns<R, K>>]>
 
 /** An RFC 7396 patch of a value of type T: objects merge member by member, null removes. */
 export type MergePatchOf<T> = T extends readonly unknown[]

@@ -7,10 +7,22 @@ import type { KeyRegistry } from '../schemas/key-registry.js'
 import { compileRegistry, type CompiledRegistry, type UnknownKeys } from './key-registry.js'
 
 /**
- * The groups of a user, lowest precedence first; each a scope name. `request` is the HTTP
- * request when the plugin asks, undefined when host code asks through the store.
+ * A request of the plugin's own routes, once authenticated: what the plugin knows of the caller
+ * there. Host routes' requests do not have these fields.
  */
-export type GroupsOf = (userId: number, request?: FastifyRequest) => readonly string[] | Promise<readonly string[]>
+export interface PreferencesRequest extends FastifyRequest {
+  /** The caller (`{ id, isAdmin }`), as the token (or the host's mapCaller) says. */
+  readonly preferencesCaller: { id: number, isAdmin: boolean }
+  /** The caller's verified token claims (or what the host's verify returned), e.g. a `groups` claim. */
+  readonly preferencesClaims: Record<string, unknown>
+}
+
+/**
+ * The groups of a user, lowest precedence first; each a scope name. `request` is the HTTP
+ * request when the plugin asks (authenticated: the caller and their claims are on it),
+ * undefined when host code asks through the store.
+ */
+export type GroupsOf = (userId: number, request?: PreferencesRequest) => readonly string[] | Promise<readonly string[]>
 
 /** What a preference store is made of (the plugin takes the same options). */
 export interface StoreOptions<R extends KeyRegistry = KeyRegistry> {

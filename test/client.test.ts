@@ -1,79 +1,15 @@
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
-import type { Test } from 'tap'
-import { buildApp } from '../server/app.js'
-import {
-  createPreferencesClient, NOT_MODIFIED, PRECONDITION_FAILED, PreferencesApiError, type PreferencesClient
-} from '../client/index.js'
-import { contractOf } from './contract.js'
-import { adminToken, freshDatabaseUrl, SECRET, token } from './helper.js'
+import { createPreferencesClient, NOT_MODIFIED, PRECONDITION_FAILED } from '../client/index.js'
+import { adminToken, token } from './helper.js'
+import { apiError, ETAG, serve, written } from './served-client.js'
 
-// The typed client against the real standalone server, over HTTP on a free port. Every
-// answer it receives is also checked against the server's OpenAPI document.
-
-const ETAG = /^"[A-Za-z0-9_-]{27}"$/
-
-interface Served {
-  baseUrl: string
-  fetch: typeof fetch
-  /** `METHOD path?query` of every request, in order. */
-  calls: string[]
-  /** A client for user `userId` (default 5) on this server, through the checked fetch. */
-  as: (userId?: number) => PreferencesClient
-}
-
-async function serve (t: Test): Promise<Served> {
-  const app = await buildApp({
-    jwtSecret: SECRET, databaseUrl: await freshDatabaseUrl(t), logger: false, plugin: { maxValueBytes: 64 }
-  })
-  t.after(() => app.close())
-  const address = await app.listen({ host: '127.0.0.1', port: 0 })
-  const contract = contractOf(app)
-  const calls: string[] = []
-  // A fetch of our own: it proves the option is used, bounds each request in time and checks
-  // each answer against the contract.
-  const checkedFetch: typeof fetch = async (input, init) => {
-    const url = new URL(input instanceof Request ? input.url : String(input))
-    const method = init?.method ?? 'GET'
-    calls.push(`${method} ${url.pathname}${url.search}`)
-    const response = await fetch(input, { ...init, signal: init?.signal ?? AbortSignal.timeout(10_000) })
-    const payload = await response.clone().text()
-    const headers = Object.fromEntries(response.headers.entries())
-    for (const problem of contract.problems(method, url.pathname, { statusCode: response.status, headers, payload })) {
-      t.fail(`contract: ${problem}`)
-    }
-    return response
-  }
-  const baseUrl = `${address}/api/v2`
-  return {
-    baseUrl,
-    fetch: checkedFetch,
-    calls,
-    as: (userId = 5) => createPreferencesClient({ baseUrl, token: token(userId), fetch: checkedFetch })
-  }
-}
-
-async function apiError (t: Test, promise: Promise<unknown>, status: number, code: string, what: string): Promise<PreferencesApiError | undefined> {
-  try {
-    await promise
-    t.fail(`${what}: expected ${status} ${code}, but it succeeded`)
-    return undefined
-  } catch (error) {
-    t.ok(error instanceof PreferencesApiError, `${what}: a PreferencesApiError`)
-    t.match(error, { status, statusCode: status, code, name: 'PreferencesApiError' }, `${what}: ${status} ${code}`)
-    return error as PreferencesApiError
-  }
-}
+// The client against the real standalone server (test/served-client.ts), over HTTP on a free
+// port. Every answer it receives is also checked against the server's OpenAPI document.
 
 /** The preference without the client's `etag`, as the server stores it. */
 const stored = <T extends { etag: string }>({ etag, ...rest }: T) => rest
-
-/** The result of a conditional write that must have been written. */
-function written<T> (result: T | typeof PRECONDITION_FAILED): T {
-  if (result === PRECONDITION_FAILED) throw new Error('a write with the current ETag was refused')
-  return result
-}
 
 t.test('by id: create, list, get, patch, replace, delete; every result with its ETag', async (t) => {
   const { calls, as } = await serve(t)
@@ -364,6 +300,20 @@ t.test('an ETag the client cannot read (cross-origin without Access-Control-Expo
   await t.rejects(client.update('k', () => 3), TypeError, 'update needs the ETag: it says so rather than write unchecked')
   t.same(calls.slice(before), ['GET /api/v2/user/me/preference/by-key/k/'], 'no write was sent')
   t.match(await client.get('k'), { value: 1 })
+})
+
+t.test('a relative baseUrl: the page\'s origin in a browser, a TypeError where there is no page', async (t) => {
+  const { baseUrl, fetch, calls } = await serve(t)
+  const origin = new URL(baseUrl).origin
+  const relative = createPreferencesClient({ baseUrl: '/api/v2/', token: token(5), fetch })
+  await t.rejects(relative.get('k'), TypeError, 'Node has no page to resolve it against')
+  // What a browser page has: its location (the one stand-in here; the server is real).
+  const page = globalThis as { location?: { href: string } }
+  page.location = { href: `${origin}/settings/index.html` }
+  t.after(() => { delete page.location })
+  t.match(await relative.set('k', 1), { key: 'k', value: 1, created: true })
+  t.match(await relative.get('k'), { value: 1 })
+  t.equal(calls.at(-1), 'GET /api/v2/user/me/preference/by-key/k/')
 })
 
 t.test('an answer that is not the API\'s: PREFERENCE_UNEXPECTED_RESPONSE', async (t) => {

@@ -69,6 +69,12 @@ function filesUnder (dir: string): string[] {
     .map((entry) => relative(dir, join(entry.parentPath, entry.name)))
 }
 
+/** True when a declaration file augments Fastify (a `declare module 'fastify'` block, or one of the plugin's members). */
+function augmentsFastify (source: string): boolean {
+  return /declare\s+module\s+['"]fastify['"]/.test(source) ||
+    /\b(preferencesDb|preferencesStore|preferencesCaller|preferencesClaims|preferencesUserId|preferenceId|preferenceKey|preferenceScope)\s*:/.test(source.replace(/interface PreferencesRequest [^]*?\n\}/, ''))
+}
+
 const HOST = `
 import Fastify from 'fastify'
 import preferences, { preferencesOpenapi } from 'fastify-user-preferences'
@@ -95,19 +101,31 @@ try {
 process.stdout.write(JSON.stringify({ listed, error }) + '\\n')
 `
 
-// Types as a TypeScript host sees them: the plugin's options, Fastify's augmentation, the client.
+// Types as a TypeScript host sees them: the plugin's options, the client, and nothing the
+// plugin sets only inside its own context promised on the host's.
 const TYPES = `
 import Fastify from 'fastify'
-import preferences, { type PreferencesPluginOptions, type Preference } from 'fastify-user-preferences'
+import preferences, { type GroupsOf, type PreferencesPluginOptions, type Preference } from 'fastify-user-preferences'
 import { createPreferencesClient, type PreferencesClient } from 'fastify-user-preferences/client'
 
 const app = Fastify()
-const options: PreferencesPluginOptions = { auth: { verify: 'host-jwt' }, database: ':memory:' }
+// The request the plugin hands groupsOf is authenticated: the caller and the claims are there.
+const groupsOf: GroupsOf = (userId, request) => {
+  const groups = request?.preferencesClaims.groups
+  return request?.preferencesCaller.id === userId && Array.isArray(groups) ? groups.map(String) : []
+}
+const options: PreferencesPluginOptions = { auth: { verify: 'host-jwt' }, database: ':memory:', groupsOf }
 app.register(preferences, { prefix: '/api/v2', ...options })
 app.get('/who', async (request) => {
-  const id: number | undefined = request.preferencesCaller?.id
-  const user: number = request.preferencesUserId
-  return { id, user, db: typeof app.preferencesDb }
+  // @ts-expect-error: the plugin's request fields are set on its own routes only
+  const caller: unknown = request.preferencesCaller
+  // @ts-expect-error: the same
+  const user: unknown = request.preferencesUserId
+  // @ts-expect-error: the plugin's database is decorated inside its own context only
+  const db: unknown = app.preferencesDb
+  // @ts-expect-error: nor its store
+  const store: unknown = app.preferencesStore
+  return { caller, user, db, store }
 })
 const client: PreferencesClient = createPreferencesClient({ baseUrl: 'http://localhost/api/v2' })
 export const first: Promise<Preference> = client.getById(1)
@@ -134,6 +152,12 @@ t.test('npm pack, installed in a new app outside the repository, served over HTT
     'dist/plugins/authenticate.d.ts', 'dist/plugins/store.d.ts', 'dist/store/preference-store.d.ts', 'dist/db/migrations/2026-11-28-01-create-user-preference.js']) {
     t.ok(files.includes(needed), `the tarball has ${needed}`)
   }
+  // The declarations augment nothing of Fastify's: what the plugin decorates or sets on requests
+  // exists only inside its encapsulated context (plugins/fastify-internal.d.ts, not shipped).
+  const declarations = files.filter((f) => f.endsWith('.d.ts'))
+  t.same(declarations.filter((f) => augmentsFastify(readFileSync(join(ROOT, f), 'utf8'))), [], 'no .d.ts augments Fastify\'s types')
+  t.notOk(files.includes('dist/plugins/fastify-internal.d.ts'), 'the internal declarations are not in the package')
+  t.ok(augmentsFastify(readFileSync(join(ROOT, 'plugins', 'fastify-internal.d.ts'), 'utf8')), 'the check finds them where they are (it can fail)')
   const devOnly = files.filter((f) => /^(test|scripts|examples|bench|\.ci)\/|^dist\/(test|scripts|examples|server|bench)\b|\.tsbuildinfo$|(?<!\.d)\.ts$/.test(f))
   t.same(devOnly, [], 'nothing dev-only: no tests, scripts, examples, standalone server or TypeScript sources')
 
