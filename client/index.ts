@@ -7,6 +7,11 @@ export {
 export {
   type IfSent, NOT_MODIFIED, type NotModified, PRECONDITION_FAILED, type PreconditionFailed, type WithEtag
 } from './outcomes.js'
+export {
+  live, type LiveOptions, type LivePreferences, subscribe, type StreamOptions, type SubscribeOptions, type Subscription
+} from './subscribe.js'
+export type { EffectiveEntry, EffectiveView } from '../schemas/effective-view.js'
+export type { Revision } from '../schemas/revision.js'
 export type {
   CreatePreferenceBody, ListPreferencesQuery, MergePatchResult, PatchPreferenceBody, Preference, PreferenceList
 } from '../schemas/preference.js'
