@@ -76,7 +76,8 @@ function connect (options: StreamOptions): Connection {
     throw new TypeError(`userId must be a positive integer or "me", got ${JSON.stringify(user)}`)
   }
   return {
-    fetch: fetchImpl,
+    // Called as a plain function: a browser's fetch throws "Illegal invocation" when `this` is not the window.
+    fetch: async (input, init) => fetchImpl(input, init),
     root: `${String(options.baseUrl).replace(/\/+$/, '')}/user/${user}/preference`,
     headers: async (extra) => {
       const token = typeof options.token === 'function' ? await options.token() : options.token
@@ -254,6 +255,8 @@ export interface LiveOptions extends StreamOptions {
   onUpdate?: (keys: string[] | undefined) => void
   /** A reset came (see SubscribeOptions.onReset); the copy is read again right after. */
   onReset?: (rev: number) => void
+  /** Each connection is up (after the first, the copy has been read): for showing that it is live. */
+  onHello?: (rev: number) => void
 }
 
 /** A local copy of the effective preferences, kept current. */
@@ -339,7 +342,10 @@ export function live (options: LiveOptions): LivePreferences {
       options.onError?.(error, willRetry)
     },
     // The first hello: read the copy; the stream then replays what came after its revision.
-    onHello: async () => { if (copy === undefined) await readAll() },
+    onHello: async (rev) => {
+      if (copy === undefined) await readAll()
+      options.onHello?.(rev)
+    },
     onChange: apply,
     onReset: async (rev) => {
       options.onReset?.(rev)

@@ -24,7 +24,9 @@ async function listen (t: Test, options: BuildOptions = {}) {
   const address = await test.app.listen({ host: '127.0.0.1', port: 0 })
   // Every request the client sends, with its headers, through the real fetch.
   const sent: Sent[] = []
-  const recording: typeof fetch = async (input, init) => {
+  // A function that, like a browser's fetch, refuses to be called as a method of another object.
+  const recording = async function (this: unknown, input: string | URL | Request, init?: RequestInit): Promise<Response> {
+    if (this !== undefined && this !== globalThis) throw new TypeError('Illegal invocation')
     sent.push({ url: String(input), headers: { ...init?.headers as Record<string, string> } })
     return fetch(input, init)
   }
