@@ -204,7 +204,7 @@ async function main (): Promise<void> {
       lock: element('span', 'lock'),
       message: element('p', 'message'),
       save: element('button', 'save', 'Save'),
-      reset: element('button', 'reset', 'Use default'),
+      reset: element('button', 'reset', 'Remove my value'),
       entry: undefined,
       etag: undefined,
       dirty: false,
