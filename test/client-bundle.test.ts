@@ -170,6 +170,10 @@ t.test('the client\'s types with moduleResolution "Bundler", the DOM library and
   const example = /^## Client\n[^]*?^```ts\n([^]*?)^```$/m.exec(readme)?.[1]
   t.match(example, /createPreferencesClient/, 'the README\'s client example')
   writeFileSync(join(dir, 'app', 'readme.ts'), `declare const session: { accessToken: string }\n${example ?? ''}\nexport {}\n`)
+  const inBrowser = /^## Using the client in a browser\n[^]*?^```ts\n([^]*?)^```$/m.exec(readme)?.[1]
+  t.match(inBrowser, /live\(/, 'the README\'s browser example')
+  writeFileSync(join(dir, 'app', 'readme-browser.ts'), 'declare const auth: { getSession: () => Promise<{ accessToken: string }> }\n' +
+    `declare function render (preferences: object, keys: string[] | undefined): void\n${inBrowser ?? ''}\nexport {}\n`)
   writeFileSync(join(dir, 'app', 'tsconfig.json'), JSON.stringify({
     compilerOptions: {
       strict: true,
@@ -180,7 +184,7 @@ t.test('the client\'s types with moduleResolution "Bundler", the DOM library and
       lib: ['ES2022', 'DOM'],
       types: []
     },
-    files: ['app.ts', 'readme.ts']
+    files: ['app.ts', 'readme.ts', 'readme-browser.ts']
   }))
   const checked = await tsc(t, ['-p', join(dir, 'app')])
   t.equal(checked.code, 0, `the application compiles, and each @ts-expect-error is an error: ${checked.output}`)
