@@ -221,8 +221,11 @@ export function subscribe (options: SubscribeOptions): Subscription {
           throw await answerError(response, 'GET events/')
         }
         await readEvents(response.body, touch, async (event) => {
+          // A slow callback is not a silent server: the clock starts again after it.
+          clearTimeout(idle)
           await handle(event)
           if (event.type === 'hello') attempt = 0
+          touch()
         })
         // The server ended the stream (the token expired, it shuts down, this client was slow).
       } catch (error) {
