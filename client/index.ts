@@ -11,6 +11,9 @@ export type {
 export {
   type IfSent, NOT_MODIFIED, type NotModified, PRECONDITION_FAILED, type PreconditionFailed, type WithEtag
 } from './outcomes.js'
+export {
+  live, type LiveOptions, type LivePreferences, subscribe, type StreamOptions, type SubscribeOptions, type Subscription
+} from './subscribe.js'
 export type {
   ClientKeyRegistry, EffectiveEntryOf, EffectivePreferences, EffectiveViewOf, HistoryEntryOf, KeyOf, PreferenceOf, ScopeDefaultOf,
   Untyped, ValueOf, WithValue

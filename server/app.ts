@@ -4,6 +4,7 @@ import swaggerUi from '@fastify/swagger-ui'
 import { Type } from '@sinclair/typebox'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import preferences, { type GroupsOf, preferencesOpenapi, type PreferencesPluginOptions } from '../index.js'
+import settingsPage from './settings-page.js'
 
 export interface AppOptions {
   jwtSecret: string
@@ -13,9 +14,12 @@ export interface AppOptions {
   plugin?: Partial<PreferencesPluginOptions>
   /** Server limits; the defaults are SERVER_LIMITS. */
   limits?: Partial<ServerLimits>
+  /** Where the settings page's built assets are (default: beside the compiled server; else bundled on first use). */
+  settingsAssetsDir?: string
 }
 
 export const API_PREFIX = '/api/v2'
+export const SETTINGS_PREFIX = '/settings'
 
 /** What one client may take of the standalone server. */
 export interface ServerLimits {
@@ -51,7 +55,7 @@ export const tokenGroups: GroupsOf = (userId, request) => {
   return Array.isArray(groups) ? groups.filter((group): group is string => typeof group === 'string') : []
 }
 
-/** The standalone server: the plugin under /api/v2, a health check and the API docs. */
+/** The standalone server: the plugin under /api/v2, a health check, the API docs and the settings page. */
 export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   const limits = { ...SERVER_LIMITS, ...options.limits }
   const app = Fastify({
@@ -117,6 +121,13 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     prefix: API_PREFIX,
     auth: options.plugin?.auth ?? { secret: options.jwtSecret },
     database: options.databaseUrl
+  })
+  await app.register(settingsPage, {
+    prefix: SETTINGS_PREFIX,
+    apiPrefix: API_PREFIX,
+    keys: options.plugin?.keys,
+    unknownKeys: options.plugin?.unknownKeys,
+    ...(options.settingsAssetsDir !== undefined && { assetsDir: options.settingsAssetsDir })
   })
   return app
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { API_PREFIX, buildApp } from './app.js'
+import { API_PREFIX, buildApp, SETTINGS_PREFIX } from './app.js'
 import { loadConfig } from './config.js'
 import { signTokenWith } from './tokens.js'
 
@@ -76,8 +76,14 @@ async function main (): Promise<void> {
       `  curl -i -X PUT ${base}/user/me/preference/by-key/theme/ -H 'Authorization: Bearer ${token}' -H 'Content-Type: application/json' -d '{"value":{"mode":"dark"}}'`,
       '',
       `API docs: ${address}/documentation`,
+      '',
+      // In the fragment: a browser never sends it to the server, so it stays out of logs.
+      'The settings page, signed in as user 1:',
+      `  ${address}${SETTINGS_PREFIX}/#token=${token}`,
       ''
     ].join('\n') + '\n')
+  } else {
+    process.stdout.write(`\nThe settings page: ${address}${SETTINGS_PREFIX}/#token=<a token> (make one with: npm run token -- --sub <user id>)\n\n`)
   }
 }
 

@@ -26,6 +26,7 @@ t.test('esbuild bundles the client for the browser: no Node built-in, only clien
   t.same(result.errors, [])
   const inputs = Object.keys(result.metafile.inputs)
   t.ok(inputs.includes('client/preferences-client.ts'), `the client is in it (${inputs.join(', ')})`)
+  t.ok(inputs.includes('client/subscribe.ts'), 'subscribe and live too')
   t.same(inputs.filter((input) => !input.startsWith('client/')), [], 'nothing but client/ (types from schemas/ are erased)')
 
   const [output] = result.outputFiles
@@ -68,7 +69,7 @@ async function tsc (t: Test, args: string[]): Promise<{ code: number | null, out
 // An application's code: what it may do with the client, and (@ts-expect-error) what it may not.
 const APP = `
 import {
-  createPreferencesClient, NOT_MODIFIED, PRECONDITION_FAILED, PreferencesApiError,
+  createPreferencesClient, live, NOT_MODIFIED, PRECONDITION_FAILED, PreferencesApiError, subscribe,
   type Preference, type PreferencesClientErrorCode, type SetResult
 } from 'fastify-user-preferences/client'
 
@@ -120,6 +121,16 @@ export async function app (): Promise<string[]> {
   await client.get(1)
   // @ts-expect-error: a key is a string
   await client.create({ key: 5, value: 1 })
+
+  const subscription = subscribe({ baseUrl: 'https://example.com/api/v2', token: async () => 'a token', onChange: (revision) => { seen.push(String(revision.rev)) } })
+  const copy = live({ baseUrl: 'https://example.com/api/v2', onUpdate: (keys) => { seen.push(String(keys)) } })
+  await copy.ready
+  const source: string | undefined = copy.preferences.theme?.source
+  seen.push(String(source), String(copy.rev), String(subscription.rev))
+  // @ts-expect-error: onChange is required
+  subscribe({ baseUrl: 'https://example.com/api/v2' })
+  subscription.close()
+  copy.close()
   return seen
 }
 `
@@ -159,6 +170,10 @@ t.test('the client\'s types with moduleResolution "Bundler", the DOM library and
   const example = /^## Client\n[^]*?^```ts\n([^]*?)^```$/m.exec(readme)?.[1]
   t.match(example, /createPreferencesClient/, 'the README\'s client example')
   writeFileSync(join(dir, 'app', 'readme.ts'), `declare const session: { accessToken: string }\n${example ?? ''}\nexport {}\n`)
+  const inBrowser = /^## Using the client in a browser\n[^]*?^```ts\n([^]*?)^```$/m.exec(readme)?.[1]
+  t.match(inBrowser, /live\(/, 'the README\'s browser example')
+  writeFileSync(join(dir, 'app', 'readme-browser.ts'), 'declare const auth: { getSession: () => Promise<{ accessToken: string }> }\n' +
+    `declare function render (preferences: object, keys: string[] | undefined): void\n${inBrowser ?? ''}\nexport {}\n`)
   writeFileSync(join(dir, 'app', 'tsconfig.json'), JSON.stringify({
     compilerOptions: {
       strict: true,
@@ -169,7 +184,7 @@ t.test('the client\'s types with moduleResolution "Bundler", the DOM library and
       lib: ['ES2022', 'DOM'],
       types: []
     },
-    files: ['app.ts', 'readme.ts']
+    files: ['app.ts', 'readme.ts', 'readme-browser.ts']
   }))
   const checked = await tsc(t, ['-p', join(dir, 'app')])
   t.equal(checked.code, 0, `the application compiles, and each @ts-expect-error is an error: ${checked.output}`)

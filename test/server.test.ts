@@ -135,6 +135,15 @@ t.test('without JWT_SECRET: a ready token and curl line, the API, health, docs, 
   const printed = curl.token
   t.match(child.stdout, /"level":40,[^\n]*JWT_SECRET/, 'a warning says the secret is random')
 
+  // The settings page's link: signed in by the same token, in the fragment (never sent).
+  const [, link, linkToken] = await child.waitFor(/The settings page, signed in as user 1:\n\s+(\S+)#token=([\w-]+\.[\w-]+\.[\w-]+)\n/)
+  t.equal(link, `${base}/settings/`)
+  t.equal(linkToken, printed, 'the printed token')
+  const settings = await get(link)
+  t.equal(settings.status, 200)
+  t.match(await settings.text(), /<script type="module" src="app.js">/)
+  t.equal((await get(`${link}app.js`)).status, 200, 'its script, bundled from the sources')
+
   const created = await runCurl(curl)
   t.equal(created.status, 201)
   const preference = await created.json() as { id: number, user_id: number, key: string, value: unknown, created_at: string }
@@ -228,6 +237,7 @@ t.test('with JWT_SECRET: no token printed; the token command makes working token
   await child.waitFor(/"msg":"request completed"/, 15_000)
   t.notMatch(child.stdout, /A token for user/)
   t.notMatch(child.stdout, /curl /)
+  t.match(child.stdout, `The settings page: ${base}/settings/#token=<a token> (make one with: npm run token -- --sub <user id>)`)
   t.notMatch(child.stdout, /JWT_SECRET is not set/)
   t.notMatch(child.stdout + child.stderr, secret, 'the secret is never printed')
 
