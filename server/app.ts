@@ -4,6 +4,7 @@ import swaggerUi from '@fastify/swagger-ui'
 import { Type } from '@sinclair/typebox'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import preferences, { type GroupsOf, preferencesOpenapi, type PreferencesPluginOptions } from '../index.js'
+import { openRedis } from './redis.js'
 
 export interface AppOptions {
   jwtSecret: string
@@ -13,6 +14,8 @@ export interface AppOptions {
   plugin?: Partial<PreferencesPluginOptions>
   /** Server limits; the defaults are SERVER_LIMITS. */
   limits?: Partial<ServerLimits>
+  /** A Redis the instances share (REDIS_URL): opened here, closed with the app. */
+  redisUrl?: string
 }
 
 export const API_PREFIX = '/api/v2'
@@ -111,12 +114,24 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     }
   }, async () => ({ status: 'ok' as const }))
 
-  await app.register(preferences, {
-    groupsOf: tokenGroups,
-    ...options.plugin,
-    prefix: API_PREFIX,
-    auth: options.plugin?.auth ?? { secret: options.jwtSecret },
-    database: options.databaseUrl
-  })
+  const redis = options.redisUrl === undefined ? undefined : await openRedis(options.redisUrl, app.log)
+  if (redis !== undefined) {
+    // onClose hooks run last-added first: this one, added before the plugin's, runs after
+    // the plugin has given back its stream slots.
+    app.addHook('onClose', async () => { await redis.quit() })
+  }
+  try {
+    await app.register(preferences, {
+      groupsOf: tokenGroups,
+      ...(redis !== undefined && { redis }),
+      ...options.plugin,
+      prefix: API_PREFIX,
+      auth: options.plugin?.auth ?? { secret: options.jwtSecret },
+      database: options.databaseUrl
+    })
+  } catch (error) {
+    redis?.disconnect()
+    throw error
+  }
   return app
 }
