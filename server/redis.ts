@@ -24,7 +24,9 @@ export async function openRedis (url: string, log: FastifyBaseLogger): Promise<R
   })
   // One line per outage, not one per reconnection attempt.
   let down = false
+  let lastError: Error | undefined
   redis.on('error', (error: Error) => {
+    lastError = error
     if (down) return
     down = true
     log.warn({ err: error }, 'Redis is unreachable; retrying')
@@ -38,7 +40,9 @@ export async function openRedis (url: string, log: FastifyBaseLogger): Promise<R
     await redis.ping()
   } catch (error) {
     redis.disconnect()
-    throw new InvalidConfigError(`Redis at ${withoutPassword(url)} does not answer: ${(error as Error).message} (check REDIS_URL)`)
+    // The connection's own error (ECONNREFUSED...) says more than "Connection is closed".
+    const reason = (lastError ?? error as Error).message
+    throw new InvalidConfigError(`Redis at ${withoutPassword(url)} does not answer: ${reason} (check REDIS_URL)`)
   }
   return redis
 }

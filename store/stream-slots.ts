@@ -27,7 +27,7 @@ export interface StreamSlots {
    * Rejects when the count cannot be known (Redis did not answer).
    */
   acquire: (userId: number, max: number) => Promise<StreamSlot | null>
-  /** Resolves once the releases already started are done (before the host closes Redis). */
+  /** Resolves once the releases already started are done, or have had their time (before the host closes Redis). */
   settle: () => Promise<void>
 }
 
@@ -170,6 +170,11 @@ export class RedisStreamSlots implements StreamSlots {
   }
 
   async settle (): Promise<void> {
-    await Promise.all([...this.pending])
+    if (this.pending.size === 0) return
+    // Not forever: a Redis that does not answer must not hold the app's close; leases end.
+    let timer: NodeJS.Timeout | undefined
+    const deadline = new Promise<void>((resolve) => { timer = setTimeout(resolve, this.options.timeoutMs) })
+    await Promise.race([Promise.all([...this.pending]), deadline])
+    clearTimeout(timer)
   }
 }
