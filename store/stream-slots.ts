@@ -103,7 +103,7 @@ export interface RedisStreamSlotsOptions {
   leaseMs: number
   /** How long an acquire waits for Redis before it fails, in milliseconds. */
   timeoutMs: number
-  /** Told when a refresh or release failed (the lease then ends by itself). */
+  /** Told when a refresh or release fails (the lease then ends by itself); once until one succeeds again. */
   onError: (error: unknown, what: 'refresh' | 'release') => void
 }
 
@@ -113,6 +113,8 @@ export class RedisStreamSlots implements StreamSlots {
   private readonly instance = randomBytes(8).toString('hex')
   private sequence = 0
   private readonly pending = new Set<Promise<unknown>>()
+  // Told once per outage, not once per stream and heartbeat.
+  private failing = false
 
   constructor (private readonly redis: PreferencesRedis, private readonly options: RedisStreamSlotsOptions) {}
 
@@ -133,7 +135,11 @@ export class RedisStreamSlots implements StreamSlots {
   /** Runs a script in the background, kept until done so that settle() can wait for it. */
   private background (what: 'refresh' | 'release', name: keyof typeof SCRIPTS, key: string, ...args: Array<string | number>): void {
     const done = this.run(name, key, ...args)
-      .catch((error: unknown) => { this.options.onError(error, what) })
+      .then(() => { this.failing = false }, (error: unknown) => {
+        if (this.failing) return
+        this.failing = true
+        this.options.onError(error, what)
+      })
       .finally(() => { this.pending.delete(done) })
     this.pending.add(done)
   }
