@@ -7,7 +7,7 @@ export { userPreferences }
 // The plugin's options, and who the caller is.
 export type {
   Caller, CallerMapper, CanManageScope, HostAuthOptions, HostVerifier, JwtAlgorithm, PreferencesAuthOptions,
-  PreferencesPluginOptions, PublicKeyAuthOptions, RateLimitOptions, SecretAuthOptions, TokenClaims
+  PreferencesPluginOptions, PreferencesRedis, PublicKeyAuthOptions, RateLimitOptions, SecretAuthOptions, TokenClaims
 } from './options/plugin-options.js'
 export { HOST_JWT } from './options/plugin-options.js'
 // What the plugin sets on its own routes' requests and its own instance is typed for its code

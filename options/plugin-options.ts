@@ -2,6 +2,9 @@
 import type { FastifyRequest } from 'fastify'
 import type { PreferenceStore, STORE_CORE } from '../store/preference-store.js'
 import type { StoreOptions } from '../store/store-options.js'
+import type { PreferencesRedis } from '../store/stream-slots.js'
+
+export type { PreferencesRedis }
 
 export const SYMMETRIC_ALGORITHMS = ['HS256', 'HS384', 'HS512'] as const
 export const ASYMMETRIC_ALGORITHMS = [
@@ -107,7 +110,10 @@ export interface PreferencesPluginOptions extends StoreOptions {
   maxPageSize?: number
   /** Seconds between the comment lines that keep an event stream open (default 15). */
   heartbeatSeconds?: number
-  /** Event streams one user may have open in this process (default 16); beyond, 429. */
+  /**
+   * Event streams one user may have open (default 16); beyond, 429. Counted in this process,
+   * or across every instance sharing `redis`.
+   */
   maxStreamsPerUser?: number
   /** Largest request body in bytes (default: enough for a maximal value in any encoding). */
   bodyLimit?: number
@@ -118,6 +124,13 @@ export interface PreferencesPluginOptions extends StoreOptions {
    * that 429 PREFERENCE_RATE_LIMITED with Retry-After. Default: off.
    */
   rateLimit?: RateLimitOptions | false
+  /**
+   * An ioredis 5 client (`new Redis(...)`) shared by the instances of a deployment: the rate
+   * limit and `maxStreamsPerUser` then count across all of them. The host opens and closes it.
+   */
+  redis?: PreferencesRedis
+  /** Prefix of the plugin's Redis keys (default 'preferences:'); only with `redis`. */
+  redisPrefix?: string
 }
 
 export interface RateLimitOptions {

@@ -4,7 +4,7 @@ import { STORE_CORE } from '../store/preference-store.js'
 import { positiveInteger, resolveStoreOptions, type ResolvedStoreOptions, type StoreOptions } from '../store/store-options.js'
 import {
   ASYMMETRIC_ALGORITHMS, type CallerMapper, type CanManageScope, HOST_JWT, type HostVerifier, type JwtAlgorithm, type PreferencesAuthOptions,
-  type PreferencesPluginOptions, type RateLimitOptions, SYMMETRIC_ALGORITHMS
+  type PreferencesPluginOptions, type PreferencesRedis, type RateLimitOptions, SYMMETRIC_ALGORITHMS
 } from './plugin-options.js'
 
 /** The plugin verifies tokens itself (with @fastify/jwt). */
@@ -41,6 +41,8 @@ export interface ResolvedOptions {
   bodyLimit: number
   maxImportBytes: number
   rateLimit: Required<RateLimitOptions> | false
+  /** The shared Redis and the prefix of the plugin's keys in it, or undefined. */
+  redis: { client: PreferencesRedis, prefix: string } | undefined
 }
 
 function stringList (name: string, value: unknown): string[] | undefined {
@@ -120,6 +122,24 @@ function resolveRateLimit (value: unknown): Required<RateLimitOptions> | false {
   }
 }
 
+export const DEFAULT_REDIS_PREFIX = 'preferences:'
+
+function resolveRedis (redis: unknown, prefix: unknown): ResolvedOptions['redis'] {
+  if (redis === undefined) {
+    if (prefix !== undefined) throw new InvalidOptionError('redisPrefix is set but redis is not: pass the ioredis client as redis')
+    return undefined
+  }
+  const client = redis as Partial<Record<keyof PreferencesRedis, unknown>> | null
+  if (client === null || typeof client !== 'object' || !(['eval', 'evalsha', 'defineCommand'] as const).every((name) => typeof client[name] === 'function')) {
+    throw new InvalidOptionError('redis must be an ioredis 5 client (new Redis(...) from the ioredis package)')
+  }
+  // Printable ASCII without spaces: it is read back in redis-cli and in key patterns.
+  if (prefix !== undefined && (typeof prefix !== 'string' || !/^[\x21-\x7e]{1,100}$/.test(prefix))) {
+    throw new InvalidOptionError('redisPrefix must be 1 to 100 printable ASCII characters without spaces, such as "preferences:"')
+  }
+  return { client: redis as PreferencesRedis, prefix: prefix ?? DEFAULT_REDIS_PREFIX }
+}
+
 // What a given store carries: setting them beside it would be ignored, so it is refused.
 const STORE_CARRIES = ['database', 'databaseOptions', 'migrate', 'keys', 'unknownKeys', 'groupsOf', 'maxValueBytes', 'maxPreferencesPerUser'] as const
 
@@ -155,6 +175,7 @@ export function resolveOptions (options: PreferencesPluginOptions): ResolvedOpti
     // JSON escapes (\u0000) can take six bytes per byte of value, percent-encoding three.
     bodyLimit: positiveInteger('bodyLimit', options.bodyLimit, Math.max(1024 * 1024, maxValueBytes * 6 + 16_384)),
     maxImportBytes: positiveInteger('maxImportBytes', options.maxImportBytes, 4 * 1024 * 1024, 1024 * 1024 * 1024),
-    rateLimit: resolveRateLimit(options.rateLimit)
+    rateLimit: resolveRateLimit(options.rateLimit),
+    redis: resolveRedis(options.redis, options.redisPrefix)
   }
 }

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import { redactedUrl } from '../lib/redact.js'
 import { RouteTable } from '../lib/route-table.js'
 import type { PreferencesPluginOptions } from '../options/plugin-options.js'
-import { resolveOptions } from '../options/resolve-options.js'
+import { type ResolvedOptions, resolveOptions } from '../options/resolve-options.js'
 import byKeyRoutes from '../routes/by-key.js'
 import changeRoutes from '../routes/changes.js'
 import collectionRoutes from '../routes/collection.js'
@@ -14,6 +14,7 @@ import mergePatchRoutes from '../routes/merge-patch.js'
 import { importRoutes, portabilityRoutes } from '../routes/portability.js'
 import scopeDefaultRoutes from '../routes/scope-defaults.js'
 import { FORM_TYPE, JSON_TYPE, MERGE_PATCH_TYPE } from '../schemas/media-types.js'
+import { LocalStreamSlots, RedisStreamSlots, type StreamSlots } from '../store/stream-slots.js'
 import authenticatePlugin from './authenticate.js'
 import authorizePlugin from './authorize.js'
 import bodyParsersPlugin from './body-parsers.js'
@@ -54,13 +55,14 @@ async function userPreferences (fastify: FastifyInstance, options: PreferencesPl
     groupsOf: fastify.preferencesStore.options.groupsOf,
     canManageScope: resolved.canManageScope
   })
-  if (resolved.rateLimit !== false) await fastify.register(rateLimitPlugin, resolved.rateLimit)
+  if (resolved.rateLimit !== false) await fastify.register(rateLimitPlugin, { ...resolved.rateLimit, redis: resolved.redis })
+  const streamSlots = streamSlotsFor(fastify, resolved)
 
   await fastify.register(async (routes) => {
     await routes.register(bodyParsersPlugin, { bodyLimit: resolved.bodyLimit, mediaTypes: [JSON_TYPE, FORM_TYPE] })
     await routes.register(effectiveRoutes)
     await routes.register(changeRoutes)
-    await routes.register(eventRoutes, resolved)
+    await routes.register(eventRoutes, { ...resolved, streamSlots })
     await routes.register(collectionRoutes, resolved)
     await routes.register(itemRoutes, resolved)
     await routes.register(byKeyRoutes, resolved)
@@ -83,6 +85,22 @@ async function userPreferences (fastify: FastifyInstance, options: PreferencesPl
   if (typeof prefix === 'string' && prefix !== '' && prefix !== '/' && fastify.prefix !== '') {
     setNotFoundHandler(fastify, routeTable)
   }
+}
+
+// How long Redis waits for a lease's refresh (at each heartbeat): two may be missed.
+const LEASE_HEARTBEATS = 3
+// How long opening a stream waits for Redis before it answers 503.
+const REDIS_TIMEOUT_MS = 2000
+
+/** Where maxStreamsPerUser is counted: in this process, or in the shared Redis. */
+function streamSlotsFor (fastify: FastifyInstance, resolved: ResolvedOptions): StreamSlots {
+  if (resolved.redis === undefined) return new LocalStreamSlots()
+  return new RedisStreamSlots(resolved.redis.client, {
+    prefix: resolved.redis.prefix,
+    leaseMs: resolved.heartbeatSeconds * 1000 * LEASE_HEARTBEATS,
+    timeoutMs: REDIS_TIMEOUT_MS,
+    onError: (error, what) => { fastify.log.warn({ err: error }, `preferences: a stream slot's ${what} failed in Redis; its lease ends by itself`) }
+  })
 }
 
 Object.defineProperty(userPreferences, Symbol.for('fastify.display-name'), { value: 'fastify-user-preferences' })

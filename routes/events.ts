@@ -1,15 +1,18 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type {} from '@fastify/swagger'
 import { Type } from '@sinclair/typebox'
-import { ChangesExpiredError, TooManyStreamsError } from '../schemas/errors.js'
+import { ChangesExpiredError, StreamsUnavailableError, TooManyStreamsError } from '../schemas/errors.js'
 import { revisionJson } from '../schemas/preference-json.js'
 import { UserParamsSchema } from '../schemas/preference.js'
 import { authErrorResponses, error } from '../schemas/responses.js'
+import type { StreamSlot, StreamSlots } from '../store/stream-slots.js'
 import { forBothSlashes } from './shared.js'
 
 export interface EventRouteOptions {
   heartbeatSeconds: number
   maxStreamsPerUser: number
+  /** Where the open streams are counted: this process, or a shared Redis. */
+  streamSlots: StreamSlots
 }
 
 /** Past this much unsent output a client is too slow: its stream ends, and it resumes later. */
@@ -35,10 +38,11 @@ const EventsHeadersSchema = Type.Object({
  */
 const eventRoutes: FastifyPluginAsyncTypebox<EventRouteOptions> = async (fastify, options) => {
   const store = fastify.preferencesStore
-  const openByUser = new Map<number, number>()
   const closers = new Set<() => void>()
   // Open streams would hold the server's close forever: end them first.
   fastify.addHook('preClose', async () => { for (const close of [...closers]) close() })
+  // Their slots are given back before the host closes its Redis client.
+  fastify.addHook('onClose', async () => { await options.streamSlots.settle() })
 
   forBothSlashes((slash, doc) => {
     fastify.get(`/user/:user_id/preference/events${slash}`, {
@@ -57,16 +61,30 @@ const eventRoutes: FastifyPluginAsyncTypebox<EventRouteOptions> = async (fastify
         response: {
           200: Type.String({ description: 'The event stream' }),
           ...authErrorResponses,
-          429: error(`The user has ${options.maxStreamsPerUser} streams open already (PREFERENCE_TOO_MANY_STREAMS), or the rate limit (PREFERENCE_RATE_LIMITED)`)
+          429: error(`The user has ${options.maxStreamsPerUser} streams open already (PREFERENCE_TOO_MANY_STREAMS), or the rate limit (PREFERENCE_RATE_LIMITED)`),
+          503: error('The database is unreachable (PREFERENCE_DATABASE_UNAVAILABLE), or, with a shared Redis, the open streams cannot be counted (PREFERENCE_STREAMS_UNAVAILABLE); Retry-After says when to retry')
         }
       }
     }, async (request, reply) => {
       const userId = request.preferencesUserId
-      const open = openByUser.get(userId) ?? 0
-      if (open >= options.maxStreamsPerUser) throw new TooManyStreamsError(options.maxStreamsPerUser)
       const header = request.headers['last-event-id']
       const since = typeof header === 'string' && /^(0|[1-9][0-9]{0,15})$/.test(header.trim()) ? Number(header.trim()) : request.query.since
-      const first = await store.revision(userId)
+      let acquired: StreamSlot | null
+      try {
+        acquired = await options.streamSlots.acquire(userId, options.maxStreamsPerUser)
+      } catch (cause) {
+        // Without the count the limit cannot hold: no stream, rather than one nobody counts.
+        throw Object.assign(new StreamsUnavailableError(), { cause })
+      }
+      if (acquired === null) throw new TooManyStreamsError(options.maxStreamsPerUser)
+      const slot = acquired
+      let first
+      try {
+        first = await store.revision(userId)
+      } catch (error) {
+        slot.release()
+        throw error
+      }
 
       reply.hijack()
       const raw = reply.raw
@@ -76,7 +94,6 @@ const eventRoutes: FastifyPluginAsyncTypebox<EventRouteOptions> = async (fastify
         connection: 'keep-alive',
         'x-accel-buffering': 'no'
       })
-      openByUser.set(userId, open + 1)
 
       // A property, not a variable: it changes while the loops below await.
       const state = { closed: false }
@@ -131,7 +148,10 @@ const eventRoutes: FastifyPluginAsyncTypebox<EventRouteOptions> = async (fastify
       }
 
       const unsubscribe = store.bus.subscribe(userId, () => { drain().catch(() => {}) })
-      const heartbeat = setInterval(() => { write(': heartbeat\n\n') }, options.heartbeatSeconds * 1000)
+      const heartbeat = setInterval(() => {
+        write(': heartbeat\n\n')
+        slot.refresh()
+      }, options.heartbeatSeconds * 1000)
       let expiry: NodeJS.Timeout | undefined
       const exp = request.preferencesClaims?.exp
       const endAtExpiry = (): void => {
@@ -147,13 +167,13 @@ const eventRoutes: FastifyPluginAsyncTypebox<EventRouteOptions> = async (fastify
         clearInterval(heartbeat)
         clearTimeout(expiry)
         closers.delete(close)
-        const left = (openByUser.get(userId) ?? 1) - 1
-        if (left === 0) openByUser.delete(userId)
-        else openByUser.set(userId, left)
+        slot.release()
         raw.end()
       }
       closers.add(close)
       raw.on('close', close)
+      // The client may have gone while the slot and the revision were awaited.
+      if (raw.destroyed || raw.socket?.destroyed === true) close()
 
       write(`event: hello\ndata: {"rev":${first.rev}}\n\n`)
       if (since !== undefined) {

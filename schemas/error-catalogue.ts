@@ -33,7 +33,9 @@ export const ERROR_CATALOGUE = {
   PREFERENCE_RATE_LIMITED: { status: 429, message: 'Too many requests: retry in %s' },
   PREFERENCE_INTERNAL_ERROR: { status: 500, message: 'Internal Server Error' },
   PREFERENCE_DATABASE_UNAVAILABLE: { status: 503, message: 'The database is unavailable; try again shortly' },
-  PREFERENCE_WRITE_QUEUE_FULL: { status: 503, message: 'The server already has %d writes waiting for the database; try again shortly' }
+  PREFERENCE_WRITE_QUEUE_FULL: { status: 503, message: 'The server already has %d writes waiting for the database; try again shortly' },
+  // With a shared Redis, a stream is opened only once it is counted there.
+  PREFERENCE_STREAMS_UNAVAILABLE: { status: 503, message: 'Event streams cannot be opened right now; try again shortly' }
 } as const satisfies Record<string, { status: number, message: string }>
 
 /** A code the API answers with. */

@@ -29,6 +29,8 @@ export const DefaultNotFoundError = declare('PREFERENCE_DEFAULT_NOT_FOUND')
 export const ChangesExpiredError = declare<'PREFERENCE_CHANGES_EXPIRED', [number, string, number]>('PREFERENCE_CHANGES_EXPIRED')
 /** Argument: the limit. */
 export const TooManyStreamsError = declare<'PREFERENCE_TOO_MANY_STREAMS', [number]>('PREFERENCE_TOO_MANY_STREAMS')
+/** The streams open across instances cannot be counted (Redis did not answer). */
+export const StreamsUnavailableError = declare('PREFERENCE_STREAMS_UNAVAILABLE')
 export const EmptyPatchError = declare('PREFERENCE_EMPTY_PATCH')
 export const NotFoundError = declare('PREFERENCE_NOT_FOUND')
 /** Arguments: the method and the path (under the plugin's prefix, where nothing answers). */

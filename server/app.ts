@@ -4,6 +4,7 @@ import swaggerUi from '@fastify/swagger-ui'
 import { Type } from '@sinclair/typebox'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import preferences, { type GroupsOf, preferencesOpenapi, type PreferencesPluginOptions } from '../index.js'
+import { openRedis } from './redis.js'
 import settingsPage from './settings-page.js'
 
 export interface AppOptions {
@@ -16,6 +17,8 @@ export interface AppOptions {
   limits?: Partial<ServerLimits>
   /** Where the settings page's built assets are (default: beside the compiled server; else bundled on first use). */
   settingsAssetsDir?: string
+  /** A Redis the instances share (REDIS_URL): opened here, closed with the app. */
+  redisUrl?: string
 }
 
 export const API_PREFIX = '/api/v2'
@@ -115,13 +118,25 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     }
   }, async () => ({ status: 'ok' as const }))
 
-  await app.register(preferences, {
-    groupsOf: tokenGroups,
-    ...options.plugin,
-    prefix: API_PREFIX,
-    auth: options.plugin?.auth ?? { secret: options.jwtSecret },
-    database: options.databaseUrl
-  })
+  const redis = options.redisUrl === undefined ? undefined : await openRedis(options.redisUrl, app.log)
+  if (redis !== undefined) {
+    // onClose hooks run last-added first: this one, added before the plugin's, runs after
+    // the plugin has given back its stream slots.
+    app.addHook('onClose', async () => { await redis.quit() })
+  }
+  try {
+    await app.register(preferences, {
+      groupsOf: tokenGroups,
+      ...(redis !== undefined && { redis }),
+      ...options.plugin,
+      prefix: API_PREFIX,
+      auth: options.plugin?.auth ?? { secret: options.jwtSecret },
+      database: options.databaseUrl
+    })
+  } catch (error) {
+    redis?.disconnect()
+    throw error
+  }
   await app.register(settingsPage, {
     prefix: SETTINGS_PREFIX,
     apiPrefix: API_PREFIX,

@@ -24,6 +24,34 @@ export interface ServerConfig {
   keys?: KeyRegistry
   /** UNKNOWN_KEYS: `allow` (default) or `reject`. */
   unknownKeys: 'allow' | 'reject'
+  /** REDIS_URL: a Redis shared by the instances (rate limit, streams per user); unset means none. */
+  redisUrl?: string
+}
+
+/** A URL as it may be printed: its password replaced. */
+export function withoutPassword (url: string): string {
+  try {
+    const parsed = new URL(url)
+    if (parsed.password === '') return url
+    parsed.password = '***'
+    return parsed.toString()
+  } catch {
+    return url.replace(/\/\/[^@/]*@/, '//***@')
+  }
+}
+
+/** REDIS_URL: redis:// or rediss:// (TLS), as ioredis reads it. */
+function readRedisUrl (value: string): string {
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    throw new InvalidConfigError(`REDIS_URL must be a redis:// or rediss:// URL, got "${withoutPassword(value)}"`)
+  }
+  if ((url.protocol !== 'redis:' && url.protocol !== 'rediss:') || url.hostname === '') {
+    throw new InvalidConfigError(`REDIS_URL must be a redis:// or rediss:// URL with a host, got "${withoutPassword(value)}"`)
+  }
+  return value
 }
 
 /** KEYS_FILE: a JSON object of key (or `prefix.*`) to { schema, default?, description?, writable? }. */
@@ -75,6 +103,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): ServerConfig 
     logLevel,
     ...(rateLimitPerMinute !== undefined && { rateLimitPerMinute }),
     ...(env.KEYS_FILE !== undefined && env.KEYS_FILE !== '' && { keys: readKeysFile(env.KEYS_FILE) }),
-    unknownKeys
+    unknownKeys,
+    ...(env.REDIS_URL !== undefined && env.REDIS_URL !== '' && { redisUrl: readRedisUrl(env.REDIS_URL) })
   }
 }

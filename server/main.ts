@@ -20,6 +20,7 @@ async function main (): Promise<void> {
       jwtSecret,
       databaseUrl: config.databaseUrl,
       logger: { level: config.logLevel },
+      ...(config.redisUrl !== undefined && { redisUrl: config.redisUrl }),
       plugin: {
         ...(config.rateLimitPerMinute !== undefined && { rateLimit: { max: config.rateLimitPerMinute, timeWindow: 60_000 } }),
         ...(config.keys !== undefined && { keys: config.keys }),
@@ -28,8 +29,9 @@ async function main (): Promise<void> {
     })
   } catch (error) {
     // Configuration mistakes (a bad DATABASE_URL or KEYS_FILE, an unreachable database) end here.
-    const hint = /keys\[|unknownKeys/.test((error as Error).message) ? 'check KEYS_FILE' : 'check DATABASE_URL'
-    process.stderr.write(`Cannot start: ${(error as Error).message} (${hint})\n`)
+    const message = (error as Error).message
+    const hint = /keys\[|unknownKeys/.test(message) ? ' (check KEYS_FILE)' : /REDIS_URL/.test(message) ? '' : ' (check DATABASE_URL)'
+    process.stderr.write(`Cannot start: ${message}${hint}\n`)
     process.exit(1)
   }
 
