@@ -1,5 +1,6 @@
 import { type Compilable, type Kysely, type RawBuilder, sql } from 'kysely'
 import { compiledQuery, type Queryable } from './direct/compiled-statements.js'
+import { notifyRevision } from './change-notify.js'
 import type { RevisionLog } from './revision-repository.js'
 import type { Database, UserPreferenceRow } from './types.js'
 
@@ -7,7 +8,8 @@ import type { Database, UserPreferenceRow } from './types.js'
 // first (so every write of a user, here or in a transaction, takes its locks in one order),
 // then the preference is written, the revision bumped with the preference count, the change
 // logged and the log pruned. One round trip, and the user's lock is held for one statement
-// and its commit instead of a transaction's worth of round trips.
+// and its commit instead of a transaction's worth of round trips. The bump's RETURNING also
+// announces the revision to the other instances (NOTIFY, sent at commit).
 
 /** A row of user_preference and the revision its write made. */
 export type RevisedRow = UserPreferenceRow & { revision: number | string }
@@ -32,6 +34,8 @@ const logAndPrune = (p: Param, from: RawBuilder<unknown>, changes: RawBuilder<st
       and rev <= (select rev from bumped) - cast(${p('maxRevisions')} as bigint)
   )`
 
+const notified = (p: Param) => notifyRevision(sql`cast(${p('userId')} as bigint)`, sql.ref('r.rev'))
+
 /** The preference's change entry as JSON text, its value as stored (see changesJson). */
 const setEntry = (row: string, value: RawBuilder<unknown>) =>
   sql<string>`'{"op":"set","key":' || to_json(${sql.ref(`${row}.key`)})::text || ',"id":' || ${sql.ref(`${row}.id`)}::text || ',"value":' || ${value} || '}'`
@@ -48,7 +52,7 @@ const createStatement = statement<RevisedRow>((p) => sql`
       1 + (select count(*) from user_preference where user_id = cast(${p('userId')} as bigint)))
     on conflict (user_id) do update set rev = r.rev + 1, preference_count = r.preference_count + 1
     where r.preference_count < cast(${p('max')} as integer)
-    returning r.rev
+    returning r.rev, ${notified(p)}
   ),
   inserted as (
     insert into user_preference (user_id, key, value, created_at, last_updated_at)
@@ -83,7 +87,7 @@ const updateStatement = statement<RevisedRow & { old_key: string }>((p) => sql`
   bumped as (
     update user_revision r set rev = r.rev + 1 from updated
     where r.user_id = cast(${p('userId')} as bigint)
-    returning r.rev
+    returning r.rev, ${notified(p)}
   ),
   ${logAndPrune(p, sql`bumped, updated`, sql`'[' ||
     case when cast(${p('expectedKey')} as text) is not null and cast(${p('expectedKey')} as text) <> updated.key
@@ -103,7 +107,7 @@ const deleteStatement = (target: 'id' | 'key') => statement<{ id: number | strin
   bumped as (
     update user_revision r set rev = r.rev + 1, preference_count = r.preference_count - 1 from deleted
     where r.user_id = cast(${p('userId')} as bigint)
-    returning r.rev
+    returning r.rev, ${notified(p)}
   ),
   ${logAndPrune(p, sql`bumped, deleted`, sql`'[' || ${deleteEntry('deleted')} || ']'`)}
   select deleted.id, deleted.key, bumped.rev as revision from deleted, bumped`)
