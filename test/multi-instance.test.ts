@@ -220,9 +220,23 @@ t.test('two server processes on one schema: a write through A reaches B\'s strea
   await receive(14)
   t.same(received, [...wrote].slice(2).map(([rev, value]) => ({ rev, value })), 'every revision from 3 to 14, in order, each once')
   t.same([...wrote.keys()], Array.from({ length: 14 }, (_, i) => i + 1), 'the writers were answered revisions 1 to 14')
+
+  // Bulk writes (one transaction each) are announced too: a merge patch, then an erasure.
+  const send = async (method: string, body?: string) => fetch(`${a.base}${PREFIX}/user/1/preference/`, {
+    method,
+    headers: { authorization: `Bearer ${token(1)}`, ...(body !== undefined && { 'content-type': 'application/merge-patch+json' }) },
+    body,
+    signal: AbortSignal.timeout(WAIT)
+  })
+  t.equal((await send('PATCH', '{"lang":"fr","theme":null}')).headers.get('preference-revision'), '15')
+  const patched = await stream.next()
+  t.match(patched, { event: 'change', id: '15' }, 'a merge patch through A reaches B')
+  t.same(JSON.parse(patched.data as string).changes.map((c: { op: string, key: string }) => `${c.op} ${c.key}`), ['delete theme', 'set lang'])
+  t.equal((await send('DELETE')).status, 204)
+  t.same(await stream.next(), { event: 'reset', data: '{"rev":16}' }, 'an erasure through A resets B\'s stream')
   t.ok(b.log.some((l) => l.level === 40 && l.msg?.startsWith('preferences: lost the connection') === true), 'B logged the loss')
   const [{ rev }] = await query<{ rev: string }>(`select rev from ${schemaOf(database)}.user_revision where user_id = 1`)
-  t.equal(Number(rev), 14, 'the database is at revision 14')
+  t.equal(Number(rev), 16, 'the database is at revision 16')
 })
 
 t.test('the notifications of one schema are not heard on another', { skip: PG_ONLY }, async (t) => {
