@@ -1,4 +1,5 @@
-import { type Kysely, sql } from 'kysely'
+import { type Kysely, PostgresAdapter, sql } from 'kysely'
+import { notifyRevision } from './change-notify.js'
 import { compiledCommand, compiledQuery, type Queryable } from './direct/compiled-statements.js'
 import type { RevisionRow } from '../schemas/revision.js'
 import type { Database, PreferenceChangeRow } from './types.js'
@@ -39,8 +40,8 @@ export function changesJson (changes: readonly ChangeEntry[]): string {
   return `[${out}]`
 }
 
-const bumpRevision = compiledQuery<'userId' | 'delta', { rev: number | string }>((db, p) =>
-  db.insertInto('user_revision')
+const bumpRevision = compiledQuery<'userId' | 'delta', { rev: number | string }>((db, p) => {
+  const bump = db.insertInto('user_revision')
     // A user's first revision row counts what the user holds (the write's own rows included:
     // it runs after them), so that rows written before this table existed are counted too.
     .values((eb) => ({
@@ -53,7 +54,11 @@ const bumpRevision = compiledQuery<'userId' | 'delta', { rev: number | string }>
       rev: sql`user_revision.rev + 1`,
       preference_count: sql`user_revision.preference_count + ${p('delta')}`
     }))
-    .returning('rev'))
+  // PostgreSQL announces the revision to the other instances in the same statement (see change-notify.ts).
+  return db.getExecutor().adapter instanceof PostgresAdapter
+    ? bump.returning(['rev', notifyRevision(sql.ref('user_revision.user_id'), sql.ref('user_revision.rev')).as('notified')])
+    : bump.returning('rev')
+})
 
 const insertChange = compiledCommand<'userId' | 'rev' | 'at' | 'actorId' | 'actorAdmin' | 'changes' | 'erased'>((db, p) =>
   db.insertInto('preference_change').values({
@@ -104,6 +109,18 @@ export async function currentRevision (db: Queryable, userId: number, maxRevisio
   const rev = row === undefined ? 0 : Number(row.rev)
   const floor = row === undefined ? 0 : Number(row.floor)
   return { rev, oldest: Math.max(1, floor, rev - maxRevisions + 1) }
+}
+
+/** The current revision of each of `userIds` that has one (a user without is at 0). */
+export async function currentRevisions (db: Db, userIds: readonly number[]): Promise<Map<number, number>> {
+  const revs = new Map<number, number>()
+  // In slices: a statement takes a bounded number of parameters.
+  for (let at = 0; at < userIds.length; at += 1000) {
+    const rows = await db.selectFrom('user_revision').select(['user_id', 'rev'])
+      .where('user_id', 'in', userIds.slice(at, at + 1000)).execute()
+    for (const row of rows) revs.set(Number(row.user_id), Number(row.rev))
+  }
+  return revs
 }
 
 /** Kept revisions after `since`, oldest first, at most `limit`. */

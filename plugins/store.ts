@@ -1,6 +1,8 @@
 /// <reference path="./fastify-internal.d.ts" />
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
+import { InvalidOptionError } from '../schemas/errors.js'
+import { PgFanout } from '../store/pg-fanout.js'
 import { PreferenceCore } from '../store/preference-core.js'
 import type { ResolvedStoreOptions } from '../store/store-options.js'
 
@@ -23,6 +25,34 @@ async function storePlugin (fastify: FastifyInstance, options: StorePluginOption
   }
   fastify.decorate('preferencesStore', core)
   fastify.decorate('preferencesDb', core.db)
+  listenToOtherInstances(fastify, core)
+}
+
+/**
+ * PostgreSQL: this plugin instance hears the revisions every instance commits (LISTEN on a
+ * connection of its own), for its event streams; closed with the app.
+ */
+function listenToOtherInstances (fastify: FastifyInstance, core: PreferenceCore): void {
+  const listen = core.options.listen
+  if (!core.postgres) {
+    if (typeof listen === 'string') throw new InvalidOptionError('changeLog.listen is for PostgreSQL; the database is SQLite')
+    return
+  }
+  if (listen === true) {
+    fastify.log.info('preferences: the database is a Kysely instance, so event streams hear only this process\'s writes; ' +
+      'to run several instances, set changeLog.listen to its postgres:// URL (or false to say one instance is meant)')
+    return
+  }
+  if (listen === false) return
+  const fanout = new PgFanout({
+    connectionString: listen,
+    bus: core.bus,
+    currentRevisions: async (userIds) => core.currentRevisions(userIds),
+    log: fastify.log,
+    timeoutMs: core.options.databaseOptions.connectionTimeoutMs
+  })
+  fanout.start()
+  fastify.addHook('onClose', async () => { await fanout.close() })
 }
 
 export default fp(storePlugin, { name: 'preferences-store', fastify: '5.x' })

@@ -10,7 +10,7 @@ import {
   type Revised, updatePreference, updatePreferenceIfUnchanged
 } from '../db/preference-repository.js'
 import {
-  currentRevision, listRevisions, revisionsNaming, type RevisionLog, toRevisionRow
+  currentRevision, currentRevisions, listRevisions, revisionsNaming, type RevisionLog, toRevisionRow
 } from '../db/revision-repository.js'
 import type { HistoryEntry, RevisionRow } from '../schemas/revision.js'
 import { ChangeBus } from './change-bus.js'
@@ -78,7 +78,7 @@ export class PreferenceCore {
   /** Committed revisions, for the event streams of this process. */
   readonly bus = new ChangeBus()
   /** PostgreSQL writes a preference in one statement when it can (see writeAtOnce). */
-  private readonly postgres: boolean
+  readonly postgres: boolean
 
   private constructor (
     readonly db: Kysely<Database>,
@@ -122,6 +122,11 @@ export class PreferenceCore {
   private published<T extends { rev: number } | undefined> (userId: number, revised: T): T {
     if (revised !== undefined) this.bus.publish(userId, revised.rev)
     return revised
+  }
+
+  /** The current revision of each of these users (none for a user still at 0). */
+  async currentRevisions (userIds: readonly number[]): Promise<Map<number, number>> {
+    return currentRevisions(this.db, userIds)
   }
 
   /** The user's current revision, and the oldest one still kept. */

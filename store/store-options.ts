@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify'
 import { Kysely } from 'kysely'
-import type { ConnectOptions } from '../db/connect.js'
+import { type ConnectOptions, parseDatabaseUrl } from '../db/connect.js'
 import type { Database } from '../db/types.js'
 import { InvalidOptionError } from '../schemas/errors.js'
 import type { KeyRegistry } from '../schemas/key-registry.js'
@@ -46,8 +46,17 @@ export interface StoreOptions<R extends KeyRegistry = KeyRegistry> {
   maxValueBytes?: number
   /** Most preferences one user may hold (default 1000). */
   maxPreferencesPerUser?: number
-  /** The change log: how many revisions are kept per user (default 1000). */
-  changeLog?: { maxRevisions?: number }
+  /** The change log: how many revisions are kept per user (default 1000), and where they are heard. */
+  changeLog?: {
+    maxRevisions?: number
+    /**
+     * PostgreSQL: the connection on which this instance LISTENs for the revisions other
+     * instances commit, for its event streams. Default true: on `database`, when that is a
+     * postgres:// URL. A postgres:// URL: there (for a Kysely instance given as `database`; it
+     * must reach the same schema). false: the streams hear of this process's writes only.
+     */
+    listen?: boolean | string
+  }
 }
 
 export interface ResolvedStoreOptions {
@@ -59,6 +68,8 @@ export interface ResolvedStoreOptions {
   maxValueBytes: number
   maxPreferencesPerUser: number
   maxRevisions: number
+  /** Where to LISTEN; true: wanted, but no URL is known (a Kysely instance was given); false: not. */
+  listen: string | boolean
 }
 
 export function positiveInteger (name: string, value: unknown, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -93,6 +104,18 @@ export function resolveStoreOptions (options: StoreOptions): ResolvedStoreOption
     groupsOf: options.groupsOf ?? noGroups,
     maxValueBytes: positiveInteger('maxValueBytes', options.maxValueBytes, 65_536, 16 * 1024 * 1024),
     maxPreferencesPerUser: positiveInteger('maxPreferencesPerUser', options.maxPreferencesPerUser, 1000),
-    maxRevisions: positiveInteger('changeLog.maxRevisions', options.changeLog?.maxRevisions, 1000, 1_000_000)
+    maxRevisions: positiveInteger('changeLog.maxRevisions', options.changeLog?.maxRevisions, 1000, 1_000_000),
+    listen: resolveListen(database, options.changeLog?.listen)
   }
+}
+
+function resolveListen (database: string | Kysely<Database>, listen: unknown): string | boolean {
+  const onPostgres = typeof database === 'string' && parseDatabaseUrl(database).dialect === 'postgres'
+  if (listen === undefined || listen === true) return onPostgres ? database : typeof database !== 'string'
+  if (listen === false) return false
+  if (typeof listen !== 'string' || !/^postgres(ql)?:\/\//i.test(listen.trim())) {
+    throw new InvalidOptionError('changeLog.listen must be a boolean or a postgres:// URL')
+  }
+  if (typeof database === 'string' && !onPostgres) throw new InvalidOptionError('changeLog.listen is for PostgreSQL; the database is SQLite')
+  return listen
 }

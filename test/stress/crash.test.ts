@@ -4,22 +4,27 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
-import { adminToken, SECRET, token } from '../helper.js'
+import { openDatabase } from '../../db/connect.js'
+import { adminToken, BACKEND, freshDatabaseUrl, SECRET, token } from '../helper.js'
 import { childEnv } from '../child-env.js'
 
-// Crash safety (SQLite, WAL, synchronous=FULL): the real server under concurrent writes is
-// killed with SIGKILL mid-load, restarted on the same file, and every write that was
-// answered 2xx must be there as answered, every write answered 4xx must have left no trace.
-// Writes without an answer (in flight at the kill) may have happened or not. Five rounds on
-// one file; each round also re-checks everything acknowledged in the rounds before. 32
-// concurrent writers, so that the kill lands in the middle of group commits (batches of
-// writes sharing one COMMIT): none of a batch may be answered before its COMMIT.
+// Crash safety (SQLite with WAL and synchronous=FULL; PostgreSQL): the real server under
+// concurrent writes is killed with SIGKILL mid-load, restarted on the same database, and
+// every write that was answered 2xx must be there as answered, every write answered 4xx must
+// have left no trace. Writes without an answer (in flight at the kill) may have happened or
+// not. Five rounds on one database; each round also re-checks everything acknowledged in the
+// rounds before. 32 concurrent writers, so that on SQLite the kill lands in the middle of group
+// commits (batches of writes sharing one COMMIT): none of a batch may be answered before its
+// COMMIT. The change log is checked too: every acknowledged revision is in it with the change
+// it answered, and each user's revisions run without a gap up to the user's current one.
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const ROUNDS = Number(process.env.CRASH_ROUNDS ?? 5)
 const WORKERS = Number(process.env.CRASH_WORKERS ?? 32)
 const START_TIMEOUT = 30_000
 const REQUEST_TIMEOUT = 5_000
+/** The server's changeLog.maxRevisions (the default): older revisions are pruned. */
+const MAX_REVISIONS = 1000
 
 interface Server { child: ChildProcessWithoutNullStreams, base: string, exited: Promise<void> }
 
@@ -55,7 +60,12 @@ async function startServer (t: Test, database: string): Promise<Server> {
   return { child, base, exited }
 }
 
-interface Answer { status: number, body: any }
+interface Answer {
+  status: number
+  body: any
+  /** Preference-Revision, on a write's answer. */
+  rev: number | undefined
+}
 
 /** One request; null when no answer came (the server died first). */
 async function call (base: string, method: string, path: string, jwt: string, body?: unknown): Promise<Answer | null> {
@@ -70,7 +80,8 @@ async function call (base: string, method: string, path: string, jwt: string, bo
     const text = await res.text().catch(() => '')
     let parsed: unknown = null
     try { parsed = text === '' ? null : JSON.parse(text) } catch { parsed = text }
-    return { status, body: parsed }
+    const rev = res.headers.get('preference-revision')
+    return { status, body: parsed, rev: rev === null ? undefined : Number(rev) }
   } catch {
     return null
   }
@@ -87,11 +98,30 @@ interface Known {
   pending?: { value: string | null }
 }
 
+/** An acknowledged write, as the change log must hold it. */
+interface AckedRevision {
+  user: number
+  rev: number
+  op: 'set' | 'delete'
+  id: number
+  key?: string
+  /** The value set (JSON text). */
+  value?: string
+}
+
 class Model {
   known = new Map<number, Known>()
+  acked: AckedRevision[] = []
   /** Creates that got no answer: key -> value. */
   maybe = new Map<string, { user: number, value: string }>()
-  stats = { ackedCreates: 0, ackedUpdates: 0, ackedDeletes: 0, rejected: 0, unanswered: 0, rowsChecked: 0, writesVerified: 0 }
+  stats = {
+    ackedCreates: 0, ackedUpdates: 0, ackedDeletes: 0, rejected: 0, unanswered: 0, rowsChecked: 0, writesVerified: 0, revisionsChecked: 0
+  }
+
+  ack (answer: Answer, revision: Omit<AckedRevision, 'rev'>): void {
+    if (answer.rev === undefined || !Number.isSafeInteger(answer.rev)) throw new Error(`no Preference-Revision on ${JSON.stringify(revision)}`)
+    this.acked.push({ ...revision, rev: answer.rev })
+  }
 }
 
 /** A small deterministic generator, so that a round can be told apart from another. */
@@ -117,6 +147,7 @@ async function worker (base: string, model: Model, round: number, w: number, sto
       model.maybe.delete(key)
       if (res.status !== 201) throw new Error(`create ${key}: ${res.status} ${JSON.stringify(res.body)}`)
       model.known.set(res.body.id, { id: res.body.id, user, key, value })
+      model.ack(res, { user, op: 'set', id: res.body.id, key, value })
       model.stats.ackedCreates++
     } else if (roll < 0.8) {
       const target = existing[Math.floor(random() * existing.length)]
@@ -127,6 +158,7 @@ async function worker (base: string, model: Model, round: number, w: number, sto
       target.pending = undefined
       if (res.status !== 200) throw new Error(`patch ${target.id}: ${res.status} ${JSON.stringify(res.body)}`)
       target.value = value
+      model.ack(res, { user, op: 'set', id: target.id, key: target.key, value })
       model.stats.ackedUpdates++
     } else if (roll < 0.9) {
       const target = existing[Math.floor(random() * existing.length)]
@@ -136,6 +168,7 @@ async function worker (base: string, model: Model, round: number, w: number, sto
       target.pending = undefined
       if (res.status !== 204) throw new Error(`delete ${target.id}: ${res.status}`)
       target.value = null
+      model.ack(res, { user, op: 'delete', id: target.id, key: target.key })
       model.stats.ackedDeletes++
     } else {
       // Writes that must be refused, each carrying a marker that must never be stored.
@@ -207,16 +240,88 @@ function verify (t: Test, model: Model, rows: Array<{ id: number, user_id: numbe
   if (failures === 0) t.pass(`after crash ${round}: ${rows.length} rows, every acknowledged write present as answered, no refused write stored`)
 }
 
-t.test(`crash safety: ${ROUNDS} rounds of SIGKILL under concurrent writes (SQLite)`, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'prefs-crash-'))
-  t.after(() => rmSync(dir, { recursive: true, force: true }))
-  const database = join(dir, 'prefs.sqlite')
+interface LogRow { user_id: number | string, rev: number | string, changes: string }
+interface Change { op: string, key: string, id: number, value?: unknown }
+
+/**
+ * The change log after a crash: every acknowledged revision is there, with the change that
+ * was answered (unless pruned: only the last MAX_REVISIONS of a user are kept), no refused
+ * write is in it, and each user's kept revisions run without a gap up to the user's current
+ * revision. Read from the database itself.
+ */
+async function verifyLog (t: Test, model: Model, database: string, round: number): Promise<void> {
+  const { db } = openDatabase(database, { groupCommit: false })
+  let rows: LogRow[]
+  let current: Map<number, number>
+  try {
+    rows = await db.selectFrom('preference_change').select(['user_id', 'rev', 'changes']).orderBy('user_id').orderBy('rev').execute()
+    current = new Map((await db.selectFrom('user_revision').select(['user_id', 'rev']).execute()).map((r) => [Number(r.user_id), Number(r.rev)]))
+  } finally {
+    await db.destroy()
+  }
+  let failures = 0
+  const fail = (message: string) => { if (failures++ < 20) t.fail(`change log after crash ${round}: ${message}`) }
+  const byUser = new Map<number, Map<number, Change[]>>()
+  for (const row of rows) {
+    const user = Number(row.user_id)
+    if (row.changes.includes('"rejected":true')) fail(`a refused write is logged: user ${user} rev ${row.rev}`)
+    let log = byUser.get(user)
+    if (log === undefined) byUser.set(user, log = new Map())
+    log.set(Number(row.rev), JSON.parse(row.changes) as Change[])
+  }
+  for (const [user, rev] of current) {
+    const revs = [...(byUser.get(user)?.keys() ?? [])]
+    const oldest = Math.max(1, rev - MAX_REVISIONS + 1)
+    const expected = Array.from({ length: rev - oldest + 1 }, (_, i) => oldest + i)
+    if (JSON.stringify(revs) !== JSON.stringify(expected)) {
+      fail(`user ${user} is at revision ${rev} but the log holds ${revs.length} revisions ${revs[0]}..${revs.at(-1)} (expected ${oldest}..${rev}, no gap)`)
+    }
+  }
+  for (const user of byUser.keys()) if (!current.has(user)) fail(`user ${user} has a log but no revision`)
+  const seen = new Set<string>()
+  for (const acked of model.acked) {
+    const at = `${acked.user}:${acked.rev}`
+    if (seen.has(at)) fail(`revision ${at} was answered twice`)
+    seen.add(at)
+    const rev = current.get(acked.user) ?? 0
+    if (acked.rev > rev) {
+      fail(`user ${acked.user} is at revision ${rev}, but ${acked.rev} was answered`)
+      continue
+    }
+    if (acked.rev <= rev - MAX_REVISIONS) continue // pruned
+    model.stats.revisionsChecked++
+    const changes = byUser.get(acked.user)?.get(acked.rev)
+    const change = changes?.find((c) => c.id === acked.id && c.op === acked.op)
+    if (change === undefined) {
+      fail(`acknowledged revision ${at} (${acked.op} ${acked.key}) is not in the log: ${JSON.stringify(changes)?.slice(0, 200)}`)
+    } else if (change.key !== acked.key || (acked.value !== undefined && JSON.stringify(change.value) !== acked.value)) {
+      fail(`revision ${at} logs ${JSON.stringify(change).slice(0, 200)}, answered ${acked.op} ${acked.key} ${acked.value?.slice(0, 100)}`)
+    }
+  }
+  if (failures === 0) {
+    t.pass(`change log after crash ${round}: ${rows.length} revisions of ${current.size} users without a gap, ` +
+      `the ${model.acked.length} acknowledged ones in it as answered (${model.stats.revisionsChecked} checks so far)`)
+  }
+}
+
+t.test(`crash safety: ${ROUNDS} rounds of SIGKILL under concurrent writes (${BACKEND})`, async (t) => {
+  let database: string
+  if (BACKEND === 'sqlite') {
+    const dir = mkdtempSync(join(tmpdir(), 'prefs-crash-'))
+    t.after(() => rmSync(dir, { recursive: true, force: true }))
+    database = join(dir, 'prefs.sqlite')
+  } else {
+    database = await freshDatabaseUrl(t)
+  }
   const model = new Model()
   const started = Date.now()
 
   for (let round = 1; round <= ROUNDS; round++) {
     const server = await startServer(t, database)
-    if (round > 1) verify(t, model, await readAll(server.base), round - 1)
+    if (round > 1) {
+      verify(t, model, await readAll(server.base), round - 1)
+      await verifyLog(t, model, database, round - 1)
+    }
     const before = { ...model.stats }
     // Workers write until their first unanswered request; the time bound is only a backstop.
     const roundDeadline = Date.now() + 30_000
@@ -238,12 +343,14 @@ t.test(`crash safety: ${ROUNDS} rounds of SIGKILL under concurrent writes (SQLit
   }
   const final = await startServer(t, database)
   verify(t, model, await readAll(final.base), ROUNDS)
+  await verifyLog(t, model, database, ROUNDS)
   final.child.kill('SIGTERM')
   await final.exited
 
   const s = model.stats
   t.comment(`crash safety: ${ROUNDS} SIGKILL rounds survived in ${Date.now() - started} ms; acknowledged writes: ` +
     `${s.ackedCreates} creates, ${s.ackedUpdates} updates, ${s.ackedDeletes} deletes; ${s.rejected} refused writes absent; ` +
-    `${s.writesVerified} acknowledged states verified over ${s.rowsChecked} checks; ${s.unanswered} writes cut off unanswered`)
+    `${s.writesVerified} acknowledged states verified over ${s.rowsChecked} checks; ${s.unanswered} writes cut off unanswered; ` +
+    `${s.revisionsChecked} checks of acknowledged revisions in the change log`)
   t.ok(s.writesVerified > 0)
 })

@@ -131,7 +131,10 @@ if (unreachable !== null) {
         poolSize: 4,
         connectionTimeoutMs: CONNECTION_TIMEOUT_MS,
         statementTimeoutMs: STATEMENT_TIMEOUT_MS
-      }
+      },
+      // The pool's connections are counted below; the listening connection (and its
+      // reconnection) is test/multi-instance.test.ts's.
+      changeLog: { listen: false }
     })
     t.after(() => app.close())
     await app.ready()
