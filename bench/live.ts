@@ -33,9 +33,9 @@ const { values: args } = parseArgs({
   }
 })
 
-// The instances: writes go to the first, streams are opened on the last. A second instance
-// (a stream on B, writes on A) needs the LISTEN/NOTIFY fan-out between them: then ['A', 'B'].
-const INSTANCES = ['A']
+// The instances: writes go to the first, streams are opened on the last, so every event
+// crosses from A to B through LISTEN/NOTIFY.
+const INSTANCES = ['A', 'B']
 
 const SECRET = 'bench-live-secret-bench-live-secret'
 const STREAMS = Number(args.streams)

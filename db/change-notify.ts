@@ -1,5 +1,6 @@
-import { type RawBuilder, sql } from 'kysely'
+import { type Kysely, sql } from 'kysely'
 import pg from 'pg'
+import type { Database } from './types.js'
 
 // On PostgreSQL every committed revision is announced with NOTIFY, so that the event streams
 // of every instance hear of it; the data itself is read from the change log. The channel is
@@ -13,27 +14,49 @@ const CHANNEL = sql.raw<string>(CHANNEL_SQL)
 /** What the connection listening for revisions calls itself (pg_stat_activity.application_name). */
 export const LISTEN_APPLICATION_NAME = 'preferences-listen'
 
-/**
- * The NOTIFY of a user's new revision, `<user_id>:<rev>`: an expression for the RETURNING of
- * the statement that bumps the revision, so it costs no round trip of its own and is sent
- * when (and only if) that transaction commits.
- */
-export const notifyRevision = (userId: RawBuilder<unknown>, rev: RawBuilder<unknown>): RawBuilder<unknown> =>
-  sql`pg_notify(${CHANNEL}, ${userId}::text || ':' || ${rev}::text)`
-
-/** A revision another connection committed. */
+/** A revision committed by some instance. */
 export interface RevisionNotice {
   userId: number
   rev: number
 }
 
-/** Reads a notification's payload; undefined when it is not one of ours. */
-export function parseRevisionNotice (payload: string | undefined): RevisionNotice | undefined {
-  const match = /^([0-9]{1,16}):([0-9]{1,16})$/.exec(payload ?? '')
-  if (match === null) return undefined
-  const userId = Number(match[1])
-  const rev = Number(match[2])
-  return Number.isSafeInteger(userId) && Number.isSafeInteger(rev) ? { userId, rev } : undefined
+// A payload carries many revisions, `<user_id>:<rev>` separated by commas, kept under
+// NOTIFY's 8000-byte limit.
+const PAYLOAD_BYTES = 7_000
+
+/**
+ * Announces committed revisions on the schema's channel, in one statement and its own
+ * transaction. Not in the writes' own transactions: PostgreSQL commits transactions that
+ * sent a NOTIFY one at a time (a database-wide lock held until the commit is on disk), which
+ * would stop concurrent writes from sharing a flush.
+ */
+export async function announceRevisions (db: Kysely<Database>, notices: readonly RevisionNotice[]): Promise<void> {
+  const payloads: string[] = []
+  let payload = ''
+  for (const { userId, rev } of notices) {
+    const pair = `${userId}:${rev}`
+    if (payload.length + pair.length + 1 > PAYLOAD_BYTES) {
+      payloads.push(payload)
+      payload = ''
+    }
+    payload = payload === '' ? pair : `${payload},${pair}`
+  }
+  if (payload !== '') payloads.push(payload)
+  if (payloads.length === 0) return
+  await sql`select pg_notify(${CHANNEL}, p) from unnest(cast(${payloads} as text[])) as p`.execute(db)
+}
+
+/** Reads a notification's payload: the revisions in it that are well formed. */
+export function parseRevisionNotices (payload: string | undefined): RevisionNotice[] {
+  const notices: RevisionNotice[] = []
+  for (const pair of (payload ?? '').split(',')) {
+    const match = /^([0-9]{1,16}):([0-9]{1,16})$/.exec(pair)
+    if (match === null) continue
+    const userId = Number(match[1])
+    const rev = Number(match[2])
+    if (Number.isSafeInteger(userId) && Number.isSafeInteger(rev)) notices.push({ userId, rev })
+  }
+  return notices
 }
 
 export interface RevisionListenerOptions {
@@ -78,8 +101,7 @@ export async function listenForRevisions (connectionString: string, options: Rev
   client.on('end', () => { lost() })
   client.on('notification', (message) => {
     if (status.state !== 'open' || message.channel !== channel) return
-    const notice = parseRevisionNotice(message.payload)
-    if (notice !== undefined) options.onNotice(notice)
+    for (const notice of parseRevisionNotices(message.payload)) options.onNotice(notice)
   })
   const end = async (): Promise<void> => {
     status.state = 'gone'

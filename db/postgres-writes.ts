@@ -1,6 +1,5 @@
 import { type Compilable, type Kysely, type RawBuilder, sql } from 'kysely'
 import { compiledQuery, type Queryable } from './direct/compiled-statements.js'
-import { notifyRevision } from './change-notify.js'
 import type { RevisionLog } from './revision-repository.js'
 import type { Database, UserPreferenceRow } from './types.js'
 
@@ -10,8 +9,7 @@ import type { Database, UserPreferenceRow } from './types.js'
 // logged and the log pruned. One round trip, and the user's lock is held for one statement
 // and its commit instead of a transaction's worth of round trips. A non-admin's write also
 // checks the scope locks in the statement (`scopes`, a JSON array: none for an admin); a
-// locked key writes nothing, and the caller finds out why on its slower path. The bump's
-// RETURNING also announces the revision to the other instances (NOTIFY, sent at commit).
+// locked key writes nothing, and the caller finds out why on its slower path.
 
 /** A row of user_preference and the revision its write made. */
 export type RevisedRow = UserPreferenceRow & { revision: number | string }
@@ -41,8 +39,6 @@ const unlocked = (p: Param, key: RawBuilder<unknown>) => sql`not exists (
     select 1 from preference_default l
     where l.locked = 1 and l.key = ${key} and l.scope in (select jsonb_array_elements_text(cast(${p('scopes')} as jsonb))))`
 
-const notified = (p: Param) => notifyRevision(sql`cast(${p('userId')} as bigint)`, sql.ref('r.rev'))
-
 /** The preference's change entry as JSON text, its value as stored (see changesJson). */
 const setEntry = (row: string, value: RawBuilder<unknown>) =>
   sql<string>`'{"op":"set","key":' || to_json(${sql.ref(`${row}.key`)})::text || ',"id":' || ${sql.ref(`${row}.id`)}::text || ',"value":' || ${value} || '}'`
@@ -60,7 +56,7 @@ const createStatement = statement<RevisedRow>((p) => sql`
     where ${unlocked(p, sql`cast(${p('key')} as text)`)}
     on conflict (user_id) do update set rev = r.rev + 1, preference_count = r.preference_count + 1
     where r.preference_count < cast(${p('max')} as integer)
-    returning r.rev, ${notified(p)}
+    returning r.rev
   ),
   inserted as (
     insert into user_preference (user_id, key, value, created_at, last_updated_at)
@@ -96,7 +92,7 @@ const updateStatement = statement<RevisedRow & { old_key: string }>((p) => sql`
   bumped as (
     update user_revision r set rev = r.rev + 1 from updated
     where r.user_id = cast(${p('userId')} as bigint)
-    returning r.rev, ${notified(p)}
+    returning r.rev
   ),
   ${logAndPrune(p, sql`bumped, updated`, sql`'[' ||
     case when cast(${p('expectedKey')} as text) is not null and cast(${p('expectedKey')} as text) <> updated.key
@@ -116,7 +112,7 @@ const deleteStatement = (target: 'id' | 'key') => statement<{ id: number | strin
   bumped as (
     update user_revision r set rev = r.rev + 1, preference_count = r.preference_count - 1 from deleted
     where r.user_id = cast(${p('userId')} as bigint)
-    returning r.rev, ${notified(p)}
+    returning r.rev
   ),
   ${logAndPrune(p, sql`bumped, deleted`, sql`'[' || ${deleteEntry('deleted')} || ']'`)}
   select deleted.id, deleted.key, bumped.rev as revision from deleted, bumped`)

@@ -1,5 +1,4 @@
-import { type Kysely, PostgresAdapter, sql } from 'kysely'
-import { notifyRevision } from './change-notify.js'
+import { type Kysely, sql } from 'kysely'
 import { compiledCommand, compiledQuery, type Queryable } from './direct/compiled-statements.js'
 import type { RevisionRow } from '../schemas/revision.js'
 import type { Database, PreferenceChangeRow } from './types.js'
@@ -40,8 +39,8 @@ export function changesJson (changes: readonly ChangeEntry[]): string {
   return `[${out}]`
 }
 
-const bumpRevision = compiledQuery<'userId' | 'delta', { rev: number | string }>((db, p) => {
-  const bump = db.insertInto('user_revision')
+const bumpRevision = compiledQuery<'userId' | 'delta', { rev: number | string }>((db, p) =>
+  db.insertInto('user_revision')
     // A user's first revision row counts what the user holds (the write's own rows included:
     // it runs after them), so that rows written before this table existed are counted too.
     .values((eb) => ({
@@ -54,11 +53,7 @@ const bumpRevision = compiledQuery<'userId' | 'delta', { rev: number | string }>
       rev: sql`user_revision.rev + 1`,
       preference_count: sql`user_revision.preference_count + ${p('delta')}`
     }))
-  // PostgreSQL announces the revision to the other instances in the same statement (see change-notify.ts).
-  return db.getExecutor().adapter instanceof PostgresAdapter
-    ? bump.returning(['rev', notifyRevision(sql.ref('user_revision.user_id'), sql.ref('user_revision.rev')).as('notified')])
-    : bump.returning('rev')
-})
+    .returning('rev'))
 
 const insertChange = compiledCommand<'userId' | 'rev' | 'at' | 'actorId' | 'actorAdmin' | 'changes' | 'erased'>((db, p) =>
   db.insertInto('preference_change').values({

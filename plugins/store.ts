@@ -23,6 +23,11 @@ async function storePlugin (fastify: FastifyInstance, options: StorePluginOption
       fastify.log.info({ migration: result.migrationName, status: result.status }, 'preferences: migration')
     }
   }
+  if (core.announcer !== undefined) {
+    core.announcer.onError = (error) => {
+      fastify.log.warn({ err: error }, 'preferences: could not announce revisions to the other instances; their streams catch up at their next check')
+    }
+  }
   fastify.decorate('preferencesStore', core)
   fastify.decorate('preferencesDb', core.db)
   listenToOtherInstances(fastify, core)

@@ -20,7 +20,10 @@ export interface PgFanoutOptions {
   /** The first wait before reconnecting, doubled after each failure up to `maxRetryMs`. */
   minRetryMs?: number
   maxRetryMs?: number
-  /** How often the idle connection is checked (a partition may never close it), in milliseconds. */
+  /**
+   * How often the connection is checked (a partition may never close it) and the streams'
+   * users caught up, in milliseconds.
+   */
   pingMs?: number
 }
 
@@ -97,8 +100,10 @@ export class PgFanout {
     this.listener = listener
     this.failures = 0
     this.options.log.info({ pid: listener.pid }, 'preferences: listening for changes committed through other instances')
+    // The check also catches up: a revision whose announcement never came (its instance died
+    // between the commit and the NOTIFY) reaches the streams here at the latest.
     this.ping = setInterval(() => {
-      listener.ping().catch((error: Error) => { this.lost(listener, error) })
+      listener.ping().then(async () => this.replay(listener), (error: Error) => { this.lost(listener, error) })
     }, this.pingMs)
     this.ping.unref()
     await this.replay(listener)

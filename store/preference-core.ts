@@ -14,6 +14,8 @@ import {
 } from '../db/revision-repository.js'
 import type { HistoryEntry, RevisionRow } from '../schemas/revision.js'
 import { ChangeBus } from './change-bus.js'
+import { RevisionAnnouncer } from './revision-announcer.js'
+import { announceRevisions } from '../db/change-notify.js'
 import {
   deleteScopeDefault, findLayers, findLocks, findScopeDefault, listScopeDefaults, upsertScopeDefault
 } from '../db/scope-default-repository.js'
@@ -79,6 +81,8 @@ export class PreferenceCore {
   readonly bus = new ChangeBus()
   /** PostgreSQL writes a preference in one statement when it can (see writeAtOnce). */
   readonly postgres: boolean
+  /** Announces committed revisions to the other instances (PostgreSQL). */
+  readonly announcer: RevisionAnnouncer | undefined
 
   private constructor (
     readonly db: Kysely<Database>,
@@ -91,6 +95,8 @@ export class PreferenceCore {
   ) {
     this.registry = options.registry
     this.postgres = isPostgres(db)
+    // PostgreSQL: the other instances hear of this one's revisions (whether this one listens or not).
+    if (this.postgres) this.announcer = new RevisionAnnouncer(async (notices) => announceRevisions(db, notices))
   }
 
   /** Opens the database (when given as a string) and migrates it unless told not to. */
@@ -111,6 +117,7 @@ export class PreferenceCore {
   }
 
   async close (): Promise<void> {
+    await this.announcer?.flush()
     if (this.ownsDatabase) await this.db.destroy()
   }
 
@@ -120,8 +127,14 @@ export class PreferenceCore {
 
   /** Tells the streams about a committed revision, and hands the write's result on. */
   private published<T extends { rev: number } | undefined> (userId: number, revised: T): T {
-    if (revised !== undefined) this.bus.publish(userId, revised.rev)
+    if (revised !== undefined) this.committed(userId, revised.rev)
     return revised
+  }
+
+  /** A revision was committed: this process's streams hear of it now, the other instances' soon. */
+  private committed (userId: number, rev: number): void {
+    this.bus.publish(userId, rev)
+    this.announcer?.announce(userId, rev)
   }
 
   /** The current revision of each of these users (none for a user still at 0). */
@@ -417,7 +430,7 @@ export class PreferenceCore {
     }
     const revised = await applyPreferencePatch(this.db, userId, keys, plan, this.options.maxPreferencesPerUser, this.log(context))
     // A patch that changed nothing made no revision: nothing to tell.
-    if (revised.result.results.length + revised.result.deleted.length > 0) this.bus.publish(userId, revised.rev)
+    if (revised.result.results.length + revised.result.deleted.length > 0) this.committed(userId, revised.rev)
     return revised
   }
 
@@ -472,7 +485,7 @@ export class PreferenceCore {
     const { rev } = await applyPreferencePatch(this.db, userId, options.mode === 'replace' ? 'all' : keys, plan,
       this.options.maxPreferencesPerUser, this.log(context), { dryRun: options.dryRun })
     const changed = report.created.length + report.updated.length + report.deleted.length > 0
-    if (changed && !options.dryRun) this.bus.publish(userId, rev)
+    if (changed && !options.dryRun) this.committed(userId, rev)
     const sorted = (list: string[]) => [...list].sort((a, b) => a < b ? -1 : a > b ? 1 : 0)
     return {
       rev,
