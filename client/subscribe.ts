@@ -3,22 +3,13 @@ import type { ErrorBody } from '../schemas/error-body.js'
 import type { PreferencesErrorCode } from '../schemas/error-catalogue.js'
 import type { Revision } from '../schemas/revision.js'
 import { PreferencesApiError } from './api-error.js'
-import type { UserRef } from './preferences-client.js'
+import type { PreferencesClientOptions } from './options.js'
 
 // The event stream read over fetch, not EventSource: the token stays in the Authorization
 // header (EventSource can only put it in the URL, where logs and proxies keep it).
 
-export interface StreamOptions {
-  /** The API's root with its mount prefix, e.g. `https://example.com/api/v2`. */
-  baseUrl: string | URL
-  /** The Bearer token, or a function that returns one; it is called again for each reconnection. */
-  token?: string | (() => string | Promise<string>)
-  /** A fetch implementation (default: the global fetch). */
-  fetch?: typeof globalThis.fetch
-  /** Whose preferences (default `me`). Others' need an admin token. */
-  userId?: UserRef
-  /** Extra headers for every request. */
-  headers?: Record<string, string>
+/** Where the stream is and who reads it: the client's own options. */
+export interface StreamOptions extends PreferencesClientOptions {
   /** Aborting it is the same as `close()`. */
   signal?: AbortSignal
   /** The first wait before reconnecting, in ms (default 1000); it doubles per failed attempt, with jitter. */
