@@ -1,7 +1,8 @@
 import pg from 'pg'
+import { NO_MIGRATIONS, sql } from 'kysely'
 import t from 'tap'
 import { openDatabase } from '../db/connect.js'
-import { migrateToLatest } from '../db/migrate.js'
+import { createMigrator, migrateToLatest } from '../db/migrate.js'
 import { BACKEND, freshDatabaseUrl, PG_URL } from './helper.js'
 
 const MIGRATIONS = [
@@ -61,4 +62,25 @@ t.test('migrations succeed while other schemas of the database are created and d
     await loop
   }
   t.ok(dropped > 0, `${dropped} other schemas were dropped meanwhile`)
+})
+
+// Each migration's down() undoes its up(): newest first, down to nothing, and up again.
+t.test('every migration can be undone, newest first, and run again', async (t) => {
+  const { db } = openDatabase(await freshDatabaseUrl(t))
+  t.teardown(() => db.destroy())
+  await migrateToLatest(db)
+  const schema = BACKEND === 'postgres'
+    ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(db)).rows[0].schema
+    : undefined
+  const down = await createMigrator(db, schema).migrateTo(NO_MIGRATIONS)
+  t.equal(down.error, undefined)
+  t.same(down.results?.map((r) => [r.migrationName, r.direction, r.status]), [...MIGRATIONS].reverse().map((name) => [name, 'Down', 'Success']))
+  const tables = (await db.introspection.getTables()).map((table) => table.name).filter((name) => !name.startsWith('user_preference_migration'))
+  t.same(tables, [], 'no table of ours is left')
+  const { results = [] } = await migrateToLatest(db)
+  t.same(results.map((r) => [r.migrationName, r.status]), MIGRATIONS.map((name) => [name, 'Success']), 'and all run again')
+  await db.insertInto('user_preference').values({
+    user_id: 1, key: 'k', value: '1', created_at: new Date().toISOString(), last_updated_at: new Date().toISOString()
+  }).execute()
+  t.same(await db.selectFrom('user_preference').select('key').execute(), [{ key: 'k' }])
 })
