@@ -5,7 +5,7 @@ import { Kysely, PostgresDialect, SqliteDialect } from 'kysely'
 import pg from 'pg'
 import { InvalidOptionError } from '../schemas/errors.js'
 import { executeDirectly } from './direct/compiled-statements.js'
-import { pgTypes, useUtc } from './direct/pg-timestamps.js'
+import { inUtc, pgTypes } from './direct/pg-timestamps.js'
 import { namedStatements } from './direct/postgres.js'
 import { sqliteDirect, statementCache } from './direct/sqlite.js'
 import { type GroupCommitOptions, resolveGroupCommitOptions, useGroupCommit } from './sqlite-group-commit.js'
@@ -70,7 +70,7 @@ export function openDatabase (url: string | undefined, options: ConnectOptions =
   if (target.dialect === 'postgres') {
     const statementTimeout = options.statementTimeoutMs ?? 10_000
     const pool = new pg.Pool({
-      connectionString: target.connectionString,
+      connectionString: inUtc(target.connectionString),
       max: options.poolSize ?? 10,
       statement_timeout: statementTimeout,
       query_timeout: options.queryTimeoutMs ?? statementTimeout + 2_000,
@@ -85,7 +85,6 @@ export function openDatabase (url: string | undefined, options: ConnectOptions =
     // fails on its own, and pg-pool drops the client when it is released.
     pool.on('connect', (client) => {
       client.on('error', () => {})
-      useUtc(client)
     })
     const safe = new URL(target.connectionString)
     safe.password = ''

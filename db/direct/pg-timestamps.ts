@@ -24,7 +24,14 @@ export const pgTypes: pg.CustomTypesConfig = {
     oid === TIMESTAMPTZ && format !== 'binary' ? timestamptzToIso : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig['getTypeParser']
 }
 
-/** Puts a new connection in UTC, so that timestamptz text takes the fast path above. */
-export function useUtc (client: pg.PoolClient): void {
-  client.query('SET TIME ZONE UTC').catch(() => {})
+/**
+ * The connection string with the session's time zone set to UTC at connection start (the
+ * startup packet's options), so that timestamptz text takes the fast path above from the
+ * first query on, with no query of its own.
+ */
+export function inUtc (connectionString: string): string {
+  const url = new URL(connectionString)
+  const options = url.searchParams.get('options')
+  url.searchParams.set('options', options === null || options.trim() === '' ? '-c TimeZone=UTC' : `${options} -c TimeZone=UTC`)
+  return url.toString()
 }
