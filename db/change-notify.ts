@@ -8,7 +8,7 @@ import type { Database } from './types.js'
 // instances, tenants or tests on other schemas of one database do not hear each other.
 
 /** The channel of the schema the connection works in (the first existing one of search_path). */
-const CHANNEL_SQL = "'preferences_' || to_regnamespace(quote_ident(current_schema()))::oid::text"
+export const CHANNEL_SQL = "'preferences_' || to_regnamespace(quote_ident(current_schema()))::oid::text"
 const CHANNEL = sql.raw<string>(CHANNEL_SQL)
 
 /** What the connection listening for revisions calls itself (pg_stat_activity.application_name). */

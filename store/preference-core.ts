@@ -1,5 +1,6 @@
 import type { Kysely, MigrationResult } from 'kysely'
 import { upsertPreferenceByKey, type UpsertResult } from '../db/by-key-repository.js'
+import { announceRevisions } from '../db/change-notify.js'
 import { openDatabase } from '../db/connect.js'
 import { applyPreferencePatch, type PatchOutcome, type PatchPlan } from '../db/merge-patch-repository.js'
 import { migrateToLatest } from '../db/migrate.js'
@@ -15,7 +16,6 @@ import {
 import type { HistoryEntry, RevisionRow } from '../schemas/revision.js'
 import { ChangeBus } from './change-bus.js'
 import { RevisionAnnouncer } from './revision-announcer.js'
-import { announceRevisions } from '../db/change-notify.js'
 import {
   deleteScopeDefault, findLayers, findLocks, findScopeDefault, listScopeDefaults, upsertScopeDefault
 } from '../db/scope-default-repository.js'

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url'
 import Fastify from 'fastify'
 import pg from 'pg'
 import t, { type Test } from 'tap'
-import { LISTEN_APPLICATION_NAME, listenForRevisions, type RevisionNotice } from '../db/change-notify.js'
+import { CHANNEL_SQL, LISTEN_APPLICATION_NAME, listenForRevisions, type RevisionNotice } from '../db/change-notify.js'
 import { openDatabase } from '../db/connect.js'
 import preferences, { createPreferenceStore } from '../index.js'
 import { ChangeBus } from '../store/change-bus.js'
@@ -272,7 +272,7 @@ t.test('revisions committed together are announced together, after their commits
   const spy = new pg.Client({ connectionString: url })
   await spy.connect()
   t.after(async () => { await spy.end() })
-  const { rows: [{ channel }] } = await spy.query<{ channel: string }>("select 'preferences_' || to_regnamespace(quote_ident(current_schema()))::oid::text as channel")
+  const { rows: [{ channel }] } = await spy.query<{ channel: string }>(`select ${CHANNEL_SQL} as channel`)
   spy.on('notification', (message) => { payloads.push(message.payload ?? '') })
   await spy.query(`listen ${spy.escapeIdentifier(channel)}`)
 
