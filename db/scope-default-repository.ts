@@ -63,7 +63,7 @@ export async function findLocks (db: Db, scopes: readonly string[], keys: readon
 }
 
 /** `value IN` a JSON array parameter, on either backend: one statement text for any number of scopes. */
-const inJsonArray = (db: Kysely<Database>, column: 'scope', array: never) =>
+const inJsonArray = (db: Kysely<Database>, column: 'scope' | 'key', array: never) =>
   isPostgres(db)
     ? sql<boolean>`${sql.ref(column)} in (select jsonb_array_elements_text(cast(${array} as jsonb)))`
     : sql<boolean>`${sql.ref(column)} in (select value from json_each(${array}))`
@@ -84,6 +84,28 @@ export interface LayerRow {
   locked: number
 }
 
+/** The layers of the whole view, or (with `keys`) of some keys; the revision rides along. */
+const layersQuery = (keyed: boolean) => compiledQuery<'userId' | 'scopes' | 'keys', LayerRow>((db, p) => {
+  let user = db.selectFrom('user_preference')
+    .select([sql<string | null>`null`.as('scope'), 'key', 'value', sql<number>`0`.as('locked')])
+    .where('user_id', '=', p('userId'))
+  let defaults = db.selectFrom('preference_default')
+    .select(['scope', 'key', 'value', 'locked'])
+    .where(inJsonArray(db, 'scope', p('scopes')))
+  if (keyed) {
+    user = user.where(inJsonArray(db, 'key', p('keys')))
+    defaults = defaults.where(inJsonArray(db, 'key', p('keys')))
+  }
+  // The user's revision (scope REVISION_ROW), so that the view stays one round trip.
+  const revision = db.selectFrom('user_revision')
+    .select([sql<string>`${sql.lit(REVISION_ROW)}`.as('scope'), sql<string>`''`.as('key'), sql<string>`cast(rev as text)`.as('value'), sql<number>`0`.as('locked')])
+    .where('user_id', '=', p('userId'))
+  return user.unionAll(defaults).unionAll(revision)
+})
+// Read on every page load of an app: compiled once (db/direct/).
+const allLayers = layersQuery(false)
+const someLayers = layersQuery(true)
+
 /**
  * The user's preferences and the defaults of `scopes`, optionally only for `keys`: one
  * statement, so the whole view is one round trip.
@@ -91,20 +113,7 @@ export interface LayerRow {
 export async function findLayers (
   db: Db, userId: number, scopes: readonly string[], keys?: readonly string[]
 ): Promise<LayerRow[]> {
-  let user = db.selectFrom('user_preference')
-    .select([sql<string | null>`null`.as('scope'), 'key', 'value', sql<number>`0`.as('locked')])
-    .where('user_id', '=', userId)
-  let defaults = db.selectFrom('preference_default')
-    .select(['scope', 'key', 'value', 'locked'])
-    .where('scope', 'in', [...scopes])
-  if (keys !== undefined) {
-    // No keys asked for: no layers, but the revision still.
-    user = keys.length === 0 ? user.where(sql<boolean>`1 = 0`) : user.where('key', 'in', [...keys])
-    defaults = keys.length === 0 ? defaults.where(sql<boolean>`1 = 0`) : defaults.where('key', 'in', [...keys])
-  }
-  // The user's revision rides along (scope REVISION_ROW), so the view stays one round trip.
-  const revision = db.selectFrom('user_revision')
-    .select([sql<string>`${sql.lit(REVISION_ROW)}`.as('scope'), sql<string>`''`.as('key'), sql<string>`cast(rev as text)`.as('value'), sql<number>`0`.as('locked')])
-    .where('user_id', '=', userId)
-  return user.unionAll(defaults).unionAll(revision).execute()
+  const scopesJson = JSON.stringify(scopes)
+  if (keys === undefined) return allLayers(db, { userId, scopes: scopesJson, keys: undefined })
+  return someLayers(db, { userId, scopes: scopesJson, keys: JSON.stringify(keys) })
 }

@@ -3,12 +3,19 @@ import { JsonText } from '../lib/json-text.js'
 import type { EffectiveEntry, EffectiveView } from '../schemas/effective-view.js'
 import type { CompiledRegistry } from './key-registry.js'
 
+/** What the layers hold for one key: the user's value, the first lock, the last scope's value. */
 interface KeyLayers {
   /** The user's stored JSON text. */
-  user?: string
-  /** Scope name to its default for this key. */
-  scopes: Map<string, { value: string, locked: boolean }>
+  user: string | undefined
+  /** Index in `scopes` of the lowest-precedence scope that locks the key (-1: none). */
+  lockedBy: number
+  lockedValue: string
+  /** Index in `scopes` of the highest-precedence scope with a default for the key (-1: none). */
+  top: number
+  topValue: string
 }
+
+const noLayers = (): KeyLayers => ({ user: undefined, lockedBy: -1, lockedValue: '', top: -1, topValue: '' })
 
 /**
  * What applies to a user, key by key. Layers, lowest precedence first: the registry's default,
@@ -19,57 +26,68 @@ interface KeyLayers {
 export function computeEffectiveView (
   registry: CompiledRegistry, scopes: readonly string[], rows: readonly LayerRow[], keys?: readonly string[]
 ): EffectiveView {
+  // Read on every page load: one pass over the rows into one flat record per key.
   const byKey = new Map<string, KeyLayers>()
-  const layersOf = (key: string): KeyLayers => {
-    let layers = byKey.get(key)
-    if (layers === undefined) {
-      layers = { scopes: new Map() }
-      byKey.set(key, layers)
-    }
-    return layers
-  }
   let rev = 0
   for (const row of rows) {
-    if (row.scope === REVISION_ROW) rev = Number(row.value)
-    else if (row.scope === null) layersOf(row.key).user = row.value
-    else layersOf(row.key).scopes.set(row.scope, { value: row.value, locked: Number(row.locked) === 1 })
+    if (row.scope === REVISION_ROW) {
+      rev = Number(row.value)
+      continue
+    }
+    let layers = byKey.get(row.key)
+    if (layers === undefined) {
+      layers = noLayers()
+      byKey.set(row.key, layers)
+    }
+    if (row.scope === null) {
+      layers.user = row.value
+      continue
+    }
+    const rank = scopes.indexOf(row.scope)
+    if (Number(row.locked) === 1 && (layers.lockedBy < 0 || rank < layers.lockedBy)) {
+      layers.lockedBy = rank
+      layers.lockedValue = row.value
+    }
+    if (rank > layers.top) {
+      layers.top = rank
+      layers.topValue = row.value
+    }
   }
-  let candidates: Iterable<string>
+  let candidates: string[]
   if (keys !== undefined) {
-    candidates = keys
+    candidates = [...new Set(keys)]
   } else {
     for (const definition of registry.definitions) {
-      if (definition.hasDefault && !definition.name.endsWith('*')) layersOf(definition.name)
+      if (definition.hasDefault && !definition.name.endsWith('*') && !byKey.has(definition.name)) byKey.set(definition.name, noLayers())
     }
-    candidates = byKey.keys()
+    candidates = [...byKey.keys()]
   }
 
+  const sources = scopes.map((scope) => `scope:${scope}`)
   const preferences: Record<string, EffectiveEntry> = Object.create(null)
-  for (const key of [...new Set(candidates)].sort()) {
-    const entry = entryOf(registry, scopes, key, byKey.get(key) ?? { scopes: new Map() })
+  for (const key of candidates.sort()) {
+    const entry = entryOf(registry, sources, key, byKey.get(key))
     if (entry !== undefined) preferences[key] = entry
   }
   return { rev, preferences }
 }
 
-function entryOf (registry: CompiledRegistry, scopes: readonly string[], key: string, layers: KeyLayers): EffectiveEntry | undefined {
-  for (const scope of scopes) {
-    const layer = layers.scopes.get(scope)
-    if (layer?.locked === true) return { value: new JsonText(layer.value), source: `scope:${scope}`, locked: true }
+function entryOf (registry: CompiledRegistry, sources: readonly string[], key: string, layers: KeyLayers | undefined): EffectiveEntry | undefined {
+  if (layers !== undefined && layers.lockedBy >= 0) {
+    return { value: new JsonText(layers.lockedValue), source: sources[layers.lockedBy], locked: true }
   }
+  const definition = registry.definitionOf(key)
   let userValueInvalid = false
-  if (layers.user !== undefined) {
-    if (registry.definitionOf(key) === undefined || registry.accepts(key, JSON.parse(layers.user))) {
+  if (layers?.user !== undefined) {
+    if (definition === undefined || definition.validate(JSON.parse(layers.user))) {
       return { value: new JsonText(layers.user), source: 'user', locked: false }
     }
     userValueInvalid = true
   }
   const flag = userValueInvalid ? { user_value_invalid: true as const } : {}
-  for (let i = scopes.length - 1; i >= 0; i--) {
-    const layer = layers.scopes.get(scopes[i])
-    if (layer !== undefined) return { value: new JsonText(layer.value), source: `scope:${scopes[i]}`, locked: false, ...flag }
+  if (layers !== undefined && layers.top >= 0) {
+    return { value: new JsonText(layers.topValue), source: sources[layers.top], locked: false, ...flag }
   }
-  const definition = registry.definitionOf(key)
   if (definition?.hasDefault === true) return { value: definition.default, source: 'registry', locked: false, ...flag }
   // The user set the key, its value no longer fits, and nothing else applies: null.
   if (userValueInvalid) return { value: null, source: 'registry', locked: false, ...flag }
