@@ -27,9 +27,17 @@ export function listEtag (list: PreferenceList): string {
   return entityTagOf(preferenceListJson(list))
 }
 
+// A view the store reuses (its rows unchanged) keeps its ETag too.
+const viewEtags = new WeakMap<EffectiveView, string>()
+
 /** The strong ETag of an effective view: a hash of its JSON (kept for the serializer). */
 export function effectiveEtag (view: EffectiveView): string {
-  return entityTagOf(effectiveViewJson(view))
+  let etag = viewEtags.get(view)
+  if (etag === undefined) {
+    etag = entityTagOf(effectiveViewJson(view))
+    viewEtags.set(view, etag)
+  }
+  return etag
 }
 
 const header = (request: FastifyRequest, name: 'if-match' | 'if-none-match'): string | undefined => {

@@ -45,12 +45,17 @@ const viewJson = new WeakMap<EffectiveView, string>()
 export function effectiveViewJson (view: EffectiveView): string {
   let json = viewJson.get(view)
   if (json === undefined) {
-    let entries = ''
-    for (const [key, e] of Object.entries(view.preferences)) {
-      entries += `${entries === '' ? '' : ','}${quote(key)}:{"value":${jsonTextOf(e.value)},"source":${quote(e.source)},` +
-        `"locked":${e.locked}${e.user_value_invalid === true ? ',"user_value_invalid":true' : ''}}`
+    // Plain concatenation, one entry at a time: the hottest body the plugin writes by hand.
+    json = `{"rev":${view.rev},"preferences":{`
+    let first = true
+    const preferences = view.preferences
+    for (const key in preferences) {
+      const e = preferences[key]
+      json += (first ? '' : ',') + quote(key) + ':{"value":' + jsonTextOf(e.value) + ',"source":' + quote(e.source) +
+        ',"locked":' + String(e.locked) + (e.user_value_invalid === true ? ',"user_value_invalid":true}' : '}')
+      first = false
     }
-    json = `{"rev":${view.rev},"preferences":{${entries}}}`
+    json += '}}'
     viewJson.set(view, json)
   }
   return json

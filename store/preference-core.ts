@@ -30,6 +30,7 @@ import { EXPORT_FORMAT, type ExportDocument, type ImportMode, type ImportReport 
 import { keyProblem, type Preference } from '../schemas/preference.js'
 import { isScopeName, type ScopeDefault } from '../schemas/scope-default.js'
 import { computeEffectiveView } from './effective.js'
+import { EffectiveViewMemo } from './effective-memo.js'
 import type { CompiledRegistry } from './key-registry.js'
 import type { ResolvedStoreOptions } from './store-options.js'
 import { encodeValue, quotedKey } from './values.js'
@@ -41,6 +42,9 @@ const isClientError = (error: unknown): boolean => {
 }
 
 /** writeAtOnce could not write: take the locking path. */
+// About 10 KB each for a view of 50 keys: a few MB at most.
+const VIEW_MEMO_USERS = 256
+
 const LOCKING = Symbol('locking')
 
 /** Who acts: a user (an admin or not), or null for the host application itself. */
@@ -83,6 +87,8 @@ export class PreferenceCore {
   readonly postgres: boolean
   /** Announces committed revisions to the other instances (PostgreSQL). */
   readonly announcer: RevisionAnnouncer | undefined
+  /** Whole effective views of recent readers, reused while their rows stay the same. */
+  readonly #views = new EffectiveViewMemo(VIEW_MEMO_USERS)
 
   private constructor (
     readonly db: Kysely<Database>,
@@ -512,7 +518,12 @@ export class PreferenceCore {
   async effective (userId: number, context: Pick<WriteContext, 'groupsOf'>, keys?: readonly string[]): Promise<EffectiveView> {
     const scopes = scopesOf(await context.groupsOf(userId))
     const rows = await findLayers(this.db, userId, scopes, keys)
-    return computeEffectiveView(this.registry, scopes, rows, keys)
+    if (keys !== undefined) return computeEffectiveView(this.registry, scopes, rows, keys)
+    const remembered = this.#views.find(userId, scopes, rows)
+    if (remembered !== undefined) return remembered
+    const view = computeEffectiveView(this.registry, scopes, rows)
+    this.#views.remember(userId, scopes, rows, view)
+    return view
   }
 
   async listDefaults (scope: string): Promise<ScopeDefault[]> {

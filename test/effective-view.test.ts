@@ -131,3 +131,25 @@ t.test('the standalone server: the caller\'s groups come from the token\'s group
   t.match((await as(adminToken(), 'GET', '/user/5/preference/effective/?key=theme')).json().preferences.theme,
     { value: 'light', source: 'registry' }, 'an admin reading user 5: only site applies')
 })
+
+t.test('a view read again unchanged keeps its ETag; a scope default changed in between (no user revision) changes it', async (t) => {
+  const { app } = await build(t, { plugin })
+  const admin = client(app, adminToken())
+  const five = client(app, token(5))
+  await five.create('mine', 1)
+  const first = await five.request('GET', '/user/me/preference/effective/')
+  const again = await five.request('GET', '/user/me/preference/effective/')
+  t.equal(again.headers.etag, first.headers.etag)
+  t.equal(again.body, first.body)
+  t.equal((await five.request('GET', '/user/me/preference/effective/', undefined, { 'if-none-match': String(first.headers.etag) })).statusCode, 304)
+
+  await admin.request('PUT', '/preference-defaults/g2/by-key/theme/', { value: 'dark' })
+  const changed = await five.request('GET', '/user/me/preference/effective/', undefined, { 'if-none-match': String(first.headers.etag) })
+  t.equal(changed.statusCode, 200, 'the old ETag no longer matches')
+  t.not(changed.headers.etag, first.headers.etag)
+  t.same(changed.json().preferences.theme, { value: 'dark', source: 'scope:g2', locked: false })
+  t.equal(changed.json().rev, first.json().rev, 'the user\'s revision did not move')
+
+  const six = await client(app, token(6)).request('GET', '/user/me/preference/effective/')
+  t.match(six.json().preferences.theme, { source: 'registry' }, 'another user, other scopes: their own view')
+})
