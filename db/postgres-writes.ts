@@ -1,6 +1,7 @@
 import { type Compilable, type Kysely, type RawBuilder, sql } from 'kysely'
 import { compiledQuery, type Queryable } from './direct/compiled-statements.js'
 import type { RevisionLog } from './revision-repository.js'
+import type { KeyPolicy } from './types.js'
 import type { Database, UserPreferenceRow } from './types.js'
 
 // PostgreSQL writes as one statement each, in autocommit: the user's revision row is locked
@@ -38,6 +39,17 @@ const logAndPrune = (p: Param, from: RawBuilder<unknown>, changes: RawBuilder<st
 const unlocked = (p: Param, key: RawBuilder<unknown>) => sql`not exists (
     select 1 from preference_default l
     where l.locked = 1 and l.key = ${key} and l.scope in (select jsonb_array_elements_text(cast(${p('scopes')} as jsonb))))`
+
+/**
+ * True when the `policy` parameter (a KeyPolicy as JSON, or null for none) lets the write
+ * touch `key`: its exact entry, else its longest matching prefix, else the unknown-key verdict.
+ * It lets a write check the registry on a key it has not read.
+ */
+const allowed = (p: Param, key: RawBuilder<unknown>) => sql`(cast(${p('policy')} as jsonb) is null or coalesce(
+    cast(cast(${p('policy')} as jsonb) -> 'exact' -> ${key} as boolean),
+    (select cast(e ->> 1 as boolean) from jsonb_array_elements(cast(${p('policy')} as jsonb) -> 'prefixes') e
+      where length(${key}) > length(e ->> 0) and starts_with(${key}, e ->> 0) order by length(e ->> 0) desc limit 1),
+    cast(cast(${p('policy')} as jsonb) ->> 'unknown' as boolean)))`
 
 /** The preference's change entry as JSON text, its value as stored (see changesJson). */
 const setEntry = (row: string, value: RawBuilder<unknown>) =>
@@ -78,15 +90,17 @@ const unchanged = (p: Param, row: string) => sql`(cast(${p('expectedKey')} as te
 const locked = (p: Param) => sql`
   locked as (select user_id from user_revision where user_id = cast(${p('userId')} as bigint) for update)`
 
-const updateStatement = statement<RevisedRow & { old_key: string }>((p) => sql`
+const updateStatement = (target: 'id' | 'key') => statement<RevisedRow & { old_key: string }>((p) => sql`
   with ${locked(p)},
   updated as (
     update user_preference u
     set key = coalesce(cast(${p('key')} as text), u.key), value = coalesce(cast(${p('value')} as text), u.value),
       last_updated_at = cast(${p('now')} as timestamptz)
     from locked
-    where u.user_id = cast(${p('userId')} as bigint) and u.id = cast(${p('id')} as bigint) and ${unchanged(p, 'u')}
-      and ${unlocked(p, sql`u.key`)} and ${unlocked(p, sql`coalesce(cast(${p('key')} as text), u.key)`)}
+    where u.user_id = cast(${p('userId')} as bigint) and ${target === 'id'
+      ? sql`u.id = cast(${p('id')} as bigint)`
+      : sql`u.key = cast(${p('targetKey')} as text)`} and ${unchanged(p, 'u')}
+      and ${unlocked(p, sql`u.key`)} and ${unlocked(p, sql`coalesce(cast(${p('key')} as text), u.key)`)} and ${allowed(p, sql`u.key`)}
     returning u.*
   ),
   bumped as (
@@ -99,6 +113,8 @@ const updateStatement = statement<RevisedRow & { old_key: string }>((p) => sql`
       then ${deleteEntry('updated', sql`cast(${p('expectedKey')} as text)`)} || ',' else '' end ||
     ${setEntry('updated', sql.ref('updated.value'))} || ']'`)}
   select updated.*, bumped.rev as revision, cast(${p('expectedKey')} as text) as old_key from updated, bumped`)
+const updateByIdStatement = updateStatement('id')
+const updateByKeyStatement = updateStatement('key')
 
 const deleteStatement = (target: 'id' | 'key') => statement<{ id: number | string, key: string, revision: number | string }>((p) => sql`
   with ${locked(p)},
@@ -106,7 +122,7 @@ const deleteStatement = (target: 'id' | 'key') => statement<{ id: number | strin
     delete from user_preference d using locked
     where d.user_id = cast(${p('userId')} as bigint) and ${target === 'id'
       ? sql`d.id = cast(${p('id')} as bigint)`
-      : sql`d.key = cast(${p('key')} as text)`} and ${unchanged(p, 'd')} and ${unlocked(p, sql`d.key`)}
+      : sql`d.key = cast(${p('key')} as text)`} and ${unchanged(p, 'd')} and ${unlocked(p, sql`d.key`)} and ${allowed(p, sql`d.key`)}
     returning d.id, d.key
   ),
   bumped as (
@@ -126,9 +142,10 @@ export interface ExpectedRow {
   lastUpdatedAt: string
 }
 
-const revisionValues = (userId: number, log: RevisionLog, now: string, scopes: readonly string[]) => ({
+const revisionValues = (userId: number, log: RevisionLog, now: string, scopes: readonly string[], policy?: KeyPolicy) => ({
   userId,
   scopes: JSON.stringify(scopes),
+  policy: policy === undefined ? null : JSON.stringify(policy),
   now,
   actorId: log.actor?.id ?? null,
   actorAdmin: log.actor === null ? null : (log.actor.isAdmin ? 1 : 0),
@@ -153,25 +170,29 @@ export async function createInOneStatement (
 }
 
 /**
- * Changes the key and/or the value of preference `id` and logs it; undefined when there is no
- * such preference, it no longer holds `expected`, or one of `scopes` locks its key or new key.
+ * Changes the key and/or the value of a preference (by id or by key) and logs it; undefined
+ * when there is no such preference, it no longer holds `expected`, or one of `scopes` locks
+ * its key or new key.
  */
 export async function updateInOneStatement (
-  db: Queryable, userId: number, id: number, changes: { key?: string, valueJson?: string }, log: RevisionLog, now: string,
-  scopes: readonly string[], expected?: ExpectedRow
+  db: Queryable, userId: number, target: { id: number } | { key: string }, changes: { key?: string, valueJson?: string },
+  log: RevisionLog, now: string, scopes: readonly string[], expected?: ExpectedRow, policy?: KeyPolicy
 ): Promise<(RevisedRow & { old_key: string }) | undefined> {
-  const [row] = await updateStatement(db, {
-    ...revisionValues(userId, log, now, scopes), ...expectedValues(expected), id, key: changes.key ?? null, value: changes.valueJson ?? null
-  })
+  const values = {
+    ...revisionValues(userId, log, now, scopes, policy), ...expectedValues(expected), key: changes.key ?? null, value: changes.valueJson ?? null
+  }
+  const [row] = 'id' in target
+    ? await updateByIdStatement(db, { ...values, id: target.id })
+    : await updateByKeyStatement(db, { ...values, targetKey: target.key })
   return row
 }
 
 /** Deletes and logs; undefined when there is no such preference, it no longer holds `expected`, or it is locked. */
 export async function deleteInOneStatement (
   db: Queryable, userId: number, target: { id: number } | { key: string }, log: RevisionLog, now: string, scopes: readonly string[],
-  expected?: ExpectedRow
+  expected?: ExpectedRow, policy?: KeyPolicy
 ): Promise<{ id: number | string, key: string, revision: number | string } | undefined> {
-  const values = { ...revisionValues(userId, log, now, scopes), ...expectedValues(expected) }
+  const values = { ...revisionValues(userId, log, now, scopes, policy), ...expectedValues(expected) }
   const [row] = 'id' in target
     ? await deleteByIdStatement(db, { ...values, id: target.id })
     : await deleteByKeyStatement(db, { ...values, key: target.key })

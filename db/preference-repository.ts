@@ -6,7 +6,7 @@ import { compiledCommand, compiledQuery, kyselyOf, type Queryable } from './dire
 import { createInOneStatement, deleteInOneStatement, type ExpectedRow, updateInOneStatement } from './postgres-writes.js'
 import { recordRevision, type RevisionLog } from './revision-repository.js'
 import { compiledWriteTransaction, writeTransaction } from './sqlite-group-commit.js'
-import type { Database, UserPreferenceRow } from './types.js'
+import type { Database, KeyPolicy, UserPreferenceRow } from './types.js'
 
 // Every query here is scoped by user_id and served by the (user_id, key) unique index or
 // the (user_id, id) index: nothing scans across users.
@@ -353,16 +353,16 @@ const expectedRow = (expected: Preference | undefined): ExpectedRow | undefined 
   : { key: expected.key, valueJson: jsonTextOf(expected.value), lastUpdatedAt: expected.last_updated_at }
 
 /**
- * PostgreSQL only: changes preference `id` and logs the revision in one statement, provided
+ * PostgreSQL only: changes a preference (by id or key) and logs the revision in one statement, provided
  * it still is `expected` (when given: the row the caller read and checked). Undefined when
  * there is no such preference or it changed since: the caller then takes the locking path.
  */
 export async function updatePreferenceIfUnchanged (
-  db: Db, userId: number, id: number, changes: PreferenceChanges, log: RevisionLog, expected?: Preference,
-  lockScopes: readonly string[] = [], now: Date = new Date()
+  db: Db, userId: number, target: PreferenceTarget, changes: PreferenceChanges, log: RevisionLog, expected?: Preference,
+  lockScopes: readonly string[] = [], policy?: KeyPolicy, now: Date = new Date()
 ): Promise<Revised<Preference> | undefined> {
   try {
-    const row = await updateInOneStatement(db, userId, id, changes, log, now.toISOString(), lockScopes, expectedRow(expected))
+    const row = await updateInOneStatement(db, userId, target, changes, log, now.toISOString(), lockScopes, expectedRow(expected), policy)
     return row === undefined ? undefined : { result: toPreference(row), rev: Number(row.revision) }
   } catch (error) {
     if (isUniqueViolation(error)) throw new KeyExistsError(changes.key ?? '')
@@ -373,8 +373,8 @@ export async function updatePreferenceIfUnchanged (
 /** PostgreSQL only: deletePreference in one statement, on the terms of updatePreferenceIfUnchanged. */
 export async function deletePreferenceIfUnchanged (
   db: Db, userId: number, target: PreferenceTarget, log: RevisionLog, expected?: Preference, lockScopes: readonly string[] = [],
-  now: Date = new Date()
+  policy?: KeyPolicy, now: Date = new Date()
 ): Promise<Revised<true> | undefined> {
-  const row = await deleteInOneStatement(db, userId, target, log, now.toISOString(), lockScopes, expectedRow(expected))
+  const row = await deleteInOneStatement(db, userId, target, log, now.toISOString(), lockScopes, expectedRow(expected), policy)
   return row === undefined ? undefined : { result: true, rev: Number(row.revision) }
 }

@@ -61,3 +61,13 @@ export type PreferenceDefaultRow = Selectable<PreferenceDefaultTable>
 export type PreferenceChangeRow = Selectable<PreferenceChangeTable>
 
 export type Dialect = 'sqlite' | 'postgres'
+
+/**
+ * Whether a write may touch a key, decided before the key is known: by exact key, else by the
+ * longest matching pattern prefix, else `unknown`. Exact and prefix entries hold their verdicts.
+ */
+export interface KeyPolicy {
+  exact: Record<string, boolean>
+  prefixes: Array<[string, boolean]>
+  unknown: boolean
+}

@@ -1,5 +1,6 @@
 import { Ajv, type ValidateFunction } from 'ajv'
 import ajvFormats from 'ajv-formats'
+import type { KeyPolicy } from '../db/types.js'
 import type { KeyDefinition, KeyRegistry, KeyWritable } from '../schemas/key-registry.js'
 import { InvalidOptionError, KeyUnknownError, ValueInvalidError } from '../schemas/errors.js'
 
@@ -30,7 +31,16 @@ export interface CompiledRegistry {
   accepts: (key: string, value: unknown) => boolean
   /** True when only admins may write `key`. */
   adminOnly: (key: string) => boolean
+  /**
+   * `ok` applied to every definition (and `unknown` for keys without one), as a policy a
+   * database statement can apply to a key it has not read yet (see KeyPolicy); undefined when
+   * the registry is too large for that.
+   */
+  policy: (ok: (definition: CompiledDefinition) => boolean, unknown: boolean) => KeyPolicy | undefined
 }
+
+// Past this many definitions a write reads the key instead of checking the value against each.
+const MAX_POLICY_DEFINITIONS = 64
 
 // ajv-formats is CommonJS: its default export is the module object under NodeNext's typing.
 const addFormats = ajvFormats as unknown as typeof ajvFormats.default
@@ -147,6 +157,17 @@ export function compileRegistry (keys: KeyRegistry | undefined, unknownKeys: Unk
       const definition = definitionOf(key)
       return definition === undefined || definition.validate(value)
     },
-    adminOnly: (key) => definitionOf(key)?.writable === 'admin'
+    adminOnly: (key) => definitionOf(key)?.writable === 'admin',
+    policy: (ok, unknown) => {
+      if (exact.size + patterns.length > MAX_POLICY_DEFINITIONS) return undefined
+      // No prototype: a key named __proto__ is a key like any other.
+      const verdicts: Record<string, boolean> = Object.create(null)
+      for (const [name, definition] of exact) verdicts[name] = ok(definition)
+      return {
+        exact: verdicts,
+        prefixes: patterns.map(({ prefix, definition }) => [prefix, ok(definition)]),
+        unknown
+      }
+    }
   }
 }

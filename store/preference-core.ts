@@ -19,7 +19,7 @@ import { RevisionAnnouncer } from './revision-announcer.js'
 import {
   deleteScopeDefault, findLayers, findLocks, findScopeDefault, listScopeDefaults, upsertScopeDefault
 } from '../db/scope-default-repository.js'
-import type { Database } from '../db/types.js'
+import type { Database, KeyPolicy } from '../db/types.js'
 import { mergePatch } from '../lib/json-merge-patch.js'
 import { jsonTextOf, plainValue } from '../lib/json-text.js'
 import type { EffectiveView } from '../schemas/effective-view.js'
@@ -230,7 +230,22 @@ export class PreferenceCore {
 
   /** True when a by-id write must read the stored key first, for the checks above. */
   private needsKey (context: WriteContext): boolean {
-    return context.actor?.isAdmin !== true || this.registry.definitions.length > 0 || this.registry.unknownKeys === 'reject'
+    return context.actor?.isAdmin !== true || this.keyedRegistry
+  }
+
+  /**
+   * The registry's answer for a write of `value` (or of no value: a delete, a rename only)
+   * by this actor, for whichever key the one-statement write finds: see KeyPolicy.
+   */
+  private keyPolicy (context: WriteContext, value: { value: unknown } | undefined, unknown: boolean): KeyPolicy | undefined {
+    const admin = context.actor?.isAdmin === true
+    return this.registry.policy((definition) =>
+      (admin || definition.writable !== 'admin') && (value === undefined || definition.validate(value.value) === true), unknown)
+  }
+
+  /** True when the registry has a say on some keys: a write must know which key it writes. */
+  private get keyedRegistry (): boolean {
+    return this.registry.definitions.length > 0 || this.registry.unknownKeys === 'reject'
   }
 
   /**
@@ -283,17 +298,18 @@ export class PreferenceCore {
     const valueJson = this.encode(value, options.text)
     if (this.postgres) {
       // Replacing a stored key is an update of its row in one statement, which checks the
-      // locks too; creating one takes the locking path.
+      // locks too; creating one takes the locking path. Only a precondition needs the row first.
       this.checkReadOnly([key], context)
       const scopes = await this.lockScopes(userId, context)
-      const current = await this.locksFirst(userId, [key], context, async () => {
+      const expected = await this.locksFirst(userId, [key], context, async () => {
         this.registry.check(key, value)
+        if (options.precondition === undefined) return undefined
         const current = await findPreferenceByKey(this.db, userId, key)
-        if (current !== undefined) await options.precondition?.(current, this.db)
-        return current
+        if (current !== undefined) await options.precondition(current, this.db)
+        return current ?? null
       })
-      if (current !== undefined) {
-        const replaced = await updatePreferenceIfUnchanged(this.db, userId, current.id, { valueJson }, this.log(context), current, scopes)
+      if (expected !== null) {
+        const replaced = await updatePreferenceIfUnchanged(this.db, userId, { key }, { valueJson }, this.log(context), expected, scopes)
         if (replaced !== undefined) {
           return this.published(userId, { result: { preference: replaced.result, created: false }, rev: replaced.rev })
         }
@@ -331,13 +347,17 @@ export class PreferenceCore {
       : undefined
     const log = this.log(context)
     if (this.postgres) {
-      // A rename logs the old key, so the row is read first whatever the checks.
+      // A rename logs the old key, so the row is read first whatever the checks. Otherwise the
+      // statement checks the locks, and the registry's verdicts per key (a policy) when it can.
       const scopes = await this.lockScopes(userId, context)
-      const done = await this.writeAtOnce(userId, { id }, keysOf, needsKey, (current) => {
+      const policy = this.keyedRegistry && options.precondition === undefined && changes.key === undefined
+        ? this.keyPolicy(context, hasValue ? { value: changes.value } : undefined, this.registry.unknownKeys === 'allow')
+        : undefined
+      const done = await this.writeAtOnce(userId, { id }, keysOf, this.keyedRegistry && policy === undefined, (current) => {
         this.checkReadOnly(keysOf(current), context)
         checkValue(current)
       }, context, options.precondition, changes.key !== undefined,
-      async (expected) => updatePreferenceIfUnchanged(this.db, userId, id, stored, log, expected, scopes))
+      async (expected) => updatePreferenceIfUnchanged(this.db, userId, { id }, stored, log, expected, scopes, expected === undefined ? policy : undefined))
       if (done !== LOCKING) return done
     }
     const write = async (precondition?: Precondition) => this.published(userId,
@@ -357,9 +377,12 @@ export class PreferenceCore {
       // The statement checks the locks; the locking path below finds out why it wrote nothing.
       if (byKey) this.checkReadOnly([target.key], context)
       const scopes = await this.lockScopes(userId, context)
-      const done = await this.writeAtOnce(userId, target, (current) => [current.key], !isAdmin && !byKey,
+      // By id, a non-admin may not delete a read-only key: the statement checks it (a policy).
+      const readOnly = !isAdmin && !byKey && this.registry.definitions.some((definition) => definition.writable === 'admin')
+      const policy = readOnly && precondition === undefined ? this.keyPolicy(context, undefined, true) : undefined
+      const done = await this.writeAtOnce(userId, target, (current) => [current.key], readOnly && policy === undefined,
         (current) => { this.checkReadOnly([current.key], context) }, context, precondition, false,
-        async (expected) => deletePreferenceIfUnchanged(this.db, userId, target, log, expected, scopes))
+        async (expected) => deletePreferenceIfUnchanged(this.db, userId, target, log, expected, scopes, expected === undefined ? policy : undefined))
       if (done !== LOCKING) return done
     }
     // By key, the key to check is known before reading anything.
