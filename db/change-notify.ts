@@ -46,6 +46,19 @@ export async function announceRevisions (db: Kysely<Database>, notices: readonly
   await sql`select pg_notify(${CHANNEL}, p) from unnest(cast(${payloads} as text[])) as p`.execute(db)
 }
 
+/**
+ * True when some connection to the database other than `ownPid` listens for revisions (of
+ * this schema or another: pg_stat_activity does not say which channel). Everyone may read
+ * the application names and pids of pg_stat_activity.
+ */
+export async function othersListen (db: Kysely<Database>, ownPid: number | undefined): Promise<boolean> {
+  const { rows } = await sql<{ listening: boolean }>`select exists (
+      select 1 from pg_stat_activity
+      where application_name = ${LISTEN_APPLICATION_NAME} and datname = current_database() and pid <> ${ownPid ?? 0}
+    ) as listening`.execute(db)
+  return rows[0]?.listening === true
+}
+
 /** Reads a notification's payload: the revisions in it that are well formed. */
 export function parseRevisionNotices (payload: string | undefined): RevisionNotice[] {
   const notices: RevisionNotice[] = []

@@ -57,6 +57,8 @@ function listenToOtherInstances (fastify: FastifyInstance, core: PreferenceCore)
     timeoutMs: core.options.databaseOptions.connectionTimeoutMs
   })
   fanout.start()
+  // This instance's own listener is no reason to announce: it hears its writes on the bus.
+  core.listenerPid = () => fanout.pid
   fastify.addHook('onClose', async () => { await fanout.close() })
 }
 

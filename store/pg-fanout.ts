@@ -67,6 +67,11 @@ export class PgFanout {
     return this.listener !== undefined
   }
 
+  /** The listening connection's backend pid, while it is up. */
+  get pid (): number | undefined {
+    return this.listener?.pid
+  }
+
   async close (): Promise<void> {
     this.closed = true
     clearTimeout(this.retry)

@@ -1,6 +1,6 @@
 import type { Kysely, MigrationResult } from 'kysely'
 import { upsertPreferenceByKey, type UpsertResult } from '../db/by-key-repository.js'
-import { announceRevisions } from '../db/change-notify.js'
+import { announceRevisions, othersListen } from '../db/change-notify.js'
 import { openDatabase } from '../db/connect.js'
 import { applyPreferencePatch, type PatchOutcome, type PatchPlan } from '../db/merge-patch-repository.js'
 import { migrateToLatest } from '../db/migrate.js'
@@ -87,6 +87,8 @@ export class PreferenceCore {
   readonly postgres: boolean
   /** Announces committed revisions to the other instances (PostgreSQL). */
   readonly announcer: RevisionAnnouncer | undefined
+  /** The backend pid of this instance's own listening connection, when it has one. */
+  listenerPid: () => number | undefined = () => undefined
   /** Whole effective views of recent readers, reused while their rows stay the same. */
   readonly #views = new EffectiveViewMemo(VIEW_MEMO_USERS)
 
@@ -102,7 +104,11 @@ export class PreferenceCore {
     this.registry = options.registry
     this.postgres = isPostgres(db)
     // PostgreSQL: the other instances hear of this one's revisions (whether this one listens or not).
-    if (this.postgres) this.announcer = new RevisionAnnouncer(async (notices) => announceRevisions(db, notices))
+    // A lone instance announces nothing: only listeners other than its own would hear it.
+    if (this.postgres) {
+      this.announcer = new RevisionAnnouncer(async (notices) => announceRevisions(db, notices),
+        async () => othersListen(db, this.listenerPid()))
+    }
   }
 
   /** Opens the database (when given as a string) and migrates it unless told not to. */

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url'
 import Fastify from 'fastify'
 import pg from 'pg'
 import t, { type Test } from 'tap'
-import { CHANNEL_SQL, LISTEN_APPLICATION_NAME, listenForRevisions, type RevisionNotice } from '../db/change-notify.js'
+import { CHANNEL_SQL, LISTEN_APPLICATION_NAME, listenForRevisions, othersListen, type RevisionNotice } from '../db/change-notify.js'
 import { openDatabase } from '../db/connect.js'
 import preferences, { createPreferenceStore } from '../index.js'
 import { ChangeBus } from '../store/change-bus.js'
@@ -282,6 +282,30 @@ t.test('revisions committed together are announced together, after their commits
   t.ok(heard.every((n) => n.rev === 1), 'each at its revision')
   t.ok(payloads.length < 40, `in ${payloads.length} notifications, not one per write`)
   t.match(payloads[0], /^\d+:\d+(,\d+:\d+)*$/, 'a payload lists user:rev pairs')
+})
+
+t.test('an instance asks whether anyone else listens: its own listener does not count', { skip: PG_ONLY }, async (t) => {
+  // A database of its own: the other test files' listeners are on the shared one.
+  const name = `test_listen_${process.pid}`
+  await query(`drop database if exists ${name}`)
+  await query(`create database ${name}`)
+  t.after(async () => { await query(`drop database if exists ${name} with (force)`) })
+  const url = new URL(PG_URL)
+  url.pathname = `/${name}`
+  const { db } = openDatabase(url.toString())
+  t.after(async () => db.destroy())
+  const listen = async () => listenForRevisions(url.toString(), { timeoutMs: 5000, onNotice: () => {}, onLost: () => {} })
+
+  t.equal(await othersListen(db, undefined), false, 'nobody listens')
+  const own = await listen()
+  t.after(async () => own.close())
+  t.equal(await othersListen(db, own.pid), false, 'only this instance\'s own listener')
+  t.equal(await othersListen(db, undefined), true, 'a listener, when it is not ours')
+  const other = await listen()
+  t.equal(await othersListen(db, own.pid), true, 'another instance listens')
+  await other.close()
+  await eventually('the other listener gone', async () => await othersListen(db, own.pid) ? undefined : true)
+  t.pass('gone when it closes')
 })
 
 t.test('the fan-out catches up at each check: a revision whose announcement never came still reaches the streams', { skip: PG_ONLY }, async (t) => {
