@@ -64,7 +64,9 @@ const createStatement = statement<RevisedRow>((p) => sql`
   with bumped as (
     insert into user_revision as r (user_id, rev, floor, preference_count)
     select cast(${p('userId')} as bigint), 1, 0,
-      1 + (select count(*) from user_preference where user_id = cast(${p('userId')} as bigint))
+      -- Counted only for a user who has no revision row yet (then on conflict never fires).
+      1 + (select count(*) from user_preference where user_id = cast(${p('userId')} as bigint)
+        and not exists (select 1 from user_revision where user_id = cast(${p('userId')} as bigint)))
     where ${unlocked(p, sql`cast(${p('key')} as text)`)}
     on conflict (user_id) do update set rev = r.rev + 1, preference_count = r.preference_count + 1
     where r.preference_count < cast(${p('max')} as integer)
