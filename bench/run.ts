@@ -200,7 +200,7 @@ async function waitForHttp (url: string, child: ChildProcess): Promise<void> {
  * collection than under its default of several GB.
  */
 const SERVER_NODE_FLAGS = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: { start: string } })
-  .scripts.start.match(/--max-old-space-size=\d+/g) ?? []
+  .scripts.start.match(/--max-(old|semi)-space-size=\d+/g) ?? []
 
 async function startServer (name: ServerName, databaseUrl: string, script = 'bench/baseline.ts', env: Record<string, string> = {}): Promise<Server> {
   const port = await freePort()
