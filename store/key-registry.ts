@@ -171,3 +171,14 @@ export function compileRegistry (keys: KeyRegistry | undefined, unknownKeys: Unk
     }
   }
 }
+
+/**
+ * The registry's answer, for whichever stored key a write finds, to a write by an admin or
+ * not of `value` (a change of value: an unknown key takes it only under `unknownKeys: 'allow'`)
+ * or of no value (a delete: any key not read-only). See KeyPolicy.
+ */
+export function writePolicy (registry: CompiledRegistry, admin: boolean, value: { value: unknown } | undefined): KeyPolicy | undefined {
+  return registry.policy((definition) =>
+    (admin || definition.writable !== 'admin') && (value === undefined || definition.validate(value.value) === true),
+  value === undefined || registry.unknownKeys === 'allow')
+}

@@ -19,7 +19,7 @@ import { RevisionAnnouncer } from './revision-announcer.js'
 import {
   deleteScopeDefault, findLayers, findLocks, findScopeDefault, listScopeDefaults, upsertScopeDefault
 } from '../db/scope-default-repository.js'
-import type { Database, KeyPolicy } from '../db/types.js'
+import type { Database } from '../db/types.js'
 import { mergePatch } from '../lib/json-merge-patch.js'
 import { jsonTextOf, plainValue } from '../lib/json-text.js'
 import type { EffectiveView } from '../schemas/effective-view.js'
@@ -31,7 +31,7 @@ import { keyProblem, type Preference } from '../schemas/preference.js'
 import { isScopeName, type ScopeDefault } from '../schemas/scope-default.js'
 import { computeEffectiveView } from './effective.js'
 import { EffectiveViewMemo } from './effective-memo.js'
-import type { CompiledRegistry } from './key-registry.js'
+import { type CompiledRegistry, writePolicy } from './key-registry.js'
 import type { ResolvedStoreOptions } from './store-options.js'
 import { encodeValue, quotedKey } from './values.js'
 
@@ -88,7 +88,7 @@ export class PreferenceCore {
   /** Announces committed revisions to the other instances (PostgreSQL). */
   readonly announcer: RevisionAnnouncer | undefined
   /** The backend pid of this instance's own listening connection, when it has one. */
-  listenerPid: () => number | undefined = () => undefined
+  listenerPid: (() => number | undefined) | undefined
   /** Whole effective views of recent readers, reused while their rows stay the same. */
   readonly #views = new EffectiveViewMemo(VIEW_MEMO_USERS)
 
@@ -107,7 +107,7 @@ export class PreferenceCore {
     // A lone instance announces nothing: only listeners other than its own would hear it.
     if (this.postgres) {
       this.announcer = new RevisionAnnouncer(async (notices) => announceRevisions(db, notices),
-        async () => othersListen(db, this.listenerPid()))
+        async () => othersListen(db, this.listenerPid?.()))
     }
   }
 
@@ -239,16 +239,6 @@ export class PreferenceCore {
     return context.actor?.isAdmin !== true || this.keyedRegistry
   }
 
-  /**
-   * The registry's answer for a write of `value` (or of no value: a delete, a rename only)
-   * by this actor, for whichever key the one-statement write finds: see KeyPolicy.
-   */
-  private keyPolicy (context: WriteContext, value: { value: unknown } | undefined, unknown: boolean): KeyPolicy | undefined {
-    const admin = context.actor?.isAdmin === true
-    return this.registry.policy((definition) =>
-      (admin || definition.writable !== 'admin') && (value === undefined || definition.validate(value.value) === true), unknown)
-  }
-
   /** True when the registry has a say on some keys: a write must know which key it writes. */
   private get keyedRegistry (): boolean {
     return this.registry.definitions.length > 0 || this.registry.unknownKeys === 'reject'
@@ -357,7 +347,7 @@ export class PreferenceCore {
       // statement checks the locks, and the registry's verdicts per key (a policy) when it can.
       const scopes = await this.lockScopes(userId, context)
       const policy = this.keyedRegistry && options.precondition === undefined && changes.key === undefined
-        ? this.keyPolicy(context, hasValue ? { value: changes.value } : undefined, this.registry.unknownKeys === 'allow')
+        ? writePolicy(this.registry, context.actor?.isAdmin === true, hasValue ? { value: changes.value } : undefined)
         : undefined
       const done = await this.writeAtOnce(userId, { id }, keysOf, this.keyedRegistry && policy === undefined, (current) => {
         this.checkReadOnly(keysOf(current), context)
@@ -385,7 +375,7 @@ export class PreferenceCore {
       const scopes = await this.lockScopes(userId, context)
       // By id, a non-admin may not delete a read-only key: the statement checks it (a policy).
       const readOnly = !isAdmin && !byKey && this.registry.definitions.some((definition) => definition.writable === 'admin')
-      const policy = readOnly && precondition === undefined ? this.keyPolicy(context, undefined, true) : undefined
+      const policy = readOnly && precondition === undefined ? writePolicy(this.registry, isAdmin, undefined) : undefined
       const done = await this.writeAtOnce(userId, target, (current) => [current.key], readOnly && policy === undefined,
         (current) => { this.checkReadOnly([current.key], context) }, context, precondition, false,
         async (expected) => deletePreferenceIfUnchanged(this.db, userId, target, log, expected, scopes, expected === undefined ? policy : undefined))

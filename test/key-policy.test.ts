@@ -4,7 +4,7 @@ import { openDatabase } from '../db/connect.js'
 import { migrateToLatest } from '../db/migrate.js'
 import { createPreference, deletePreferenceIfUnchanged, updatePreferenceIfUnchanged } from '../db/preference-repository.js'
 import type { KeyPolicy } from '../db/types.js'
-import { compileRegistry } from '../store/key-registry.js'
+import { compileRegistry, writePolicy } from '../store/key-registry.js'
 import { BACKEND, freshDatabaseUrl } from './helper.js'
 
 // PostgreSQL writes a preference by id in one statement, checking the registry on the key it
@@ -63,4 +63,18 @@ t.test('a registry past 64 definitions gives no policy (writes read the key inst
   t.equal(compileRegistry(keys).policy(() => true, true), undefined)
   t.same(compileRegistry({ a: { schema: Type.Number() } }).policy((d) => d.validate(1) === true, false),
     { exact: { a: true }, prefixes: [], unknown: false })
+})
+
+t.test('writePolicy: the verdicts for a write by an admin or not, of a value or none', async (t) => {
+  const registry = compileRegistry({
+    theme: { schema: Type.Union([Type.Literal('light'), Type.Literal('dark')]) },
+    'billing.*': { schema: Type.String(), writable: 'admin' }
+  }, 'reject')
+  t.same(writePolicy(registry, false, { value: 'dark' }), { exact: { theme: true }, prefixes: [['billing.', false]], unknown: false },
+    'a user\'s valid value: not a read-only key, nor an unknown one under reject')
+  t.same(writePolicy(registry, true, { value: 'blue' }), { exact: { theme: false }, prefixes: [['billing.', true]], unknown: false },
+    'an admin\'s value the theme refuses')
+  t.same(writePolicy(registry, false, undefined), { exact: { theme: true }, prefixes: [['billing.', false]], unknown: true },
+    'a delete: any key that is not read-only')
+  t.same(writePolicy(compileRegistry({}), false, { value: 1 }), { exact: {}, prefixes: [], unknown: true })
 })

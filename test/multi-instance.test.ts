@@ -417,6 +417,7 @@ t.test('the fan-out retries with backoff while the database cannot be reached, a
   fanout.start()
   await eventually('three attempts', () => warnings.length >= 3 ? true : undefined)
   t.notOk(fanout.listening)
+  t.equal(fanout.pid, undefined, 'no listening connection, no pid')
   await fanout.close()
   const attempts = warnings.length
   await sleep(200)

@@ -42,6 +42,22 @@ t.test('get, set, delete, list: typed by the registry, checked like HTTP', async
   t.equal(await store.delete(1, 'theme'), false)
 })
 
+t.test('getPreference gives the whole preference, getDefault a scope\'s default', async (t) => {
+  const store = await openStore(t)
+  t.equal(await store.getPreference(1, 'theme'), undefined)
+  const { preference } = await store.set(1, 'theme', 'dark')
+  const found = await store.getPreference(1, 'theme')
+  t.same(found, preference, 'id, key, value and both times, as set gave them')
+  t.equal(found?.value, 'dark', 'the value as plain data')
+  await t.rejects(store.getPreference(1, ''), { code: 'PREFERENCE_VALIDATION_FAILED' })
+
+  t.equal(await store.getDefault('site', 'theme'), undefined)
+  await store.setDefault('site', 'theme', 'light', { locked: true })
+  t.match(await store.getDefault('site', 'theme'), { scope: 'site', key: 'theme', value: 'light', locked: true })
+  t.equal(await store.getDefault('g1', 'theme'), undefined, 'another scope has none')
+  await t.rejects(store.getDefault('not a scope', 'theme'), { code: 'PREFERENCE_VALIDATION_FAILED' })
+})
+
 t.test('read-only keys and locks hold for host code unless it names an admin actor', async (t) => {
   const store = await openStore(t)
   await t.rejects(store.set(5, 'billing.plan', 'pro'), { code: 'PREFERENCE_KEY_READ_ONLY', statusCode: 403 })
