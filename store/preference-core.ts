@@ -41,10 +41,10 @@ const isClientError = (error: unknown): boolean => {
   return typeof status === 'number' && status >= 400 && status < 500
 }
 
-/** writeAtOnce could not write: take the locking path. */
 // About 10 KB each for a view of 50 keys: a few MB at most.
 const VIEW_MEMO_USERS = 256
 
+/** writeAtOnce could not write: take the locking path. */
 const LOCKING = Symbol('locking')
 
 /** Who acts: a user (an admin or not), or null for the host application itself. */
