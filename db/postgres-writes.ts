@@ -1,8 +1,7 @@
 import { type Compilable, type Kysely, type RawBuilder, sql } from 'kysely'
 import { compiledQuery, type Queryable } from './direct/compiled-statements.js'
 import type { RevisionLog } from './revision-repository.js'
-import type { KeyPolicy } from './types.js'
-import type { Database, UserPreferenceRow } from './types.js'
+import type { Database, KeyPolicy, UserPreferenceRow } from './types.js'
 
 // PostgreSQL writes as one statement each, in autocommit: the user's revision row is locked
 // first (so every write of a user, here or in a transaction, takes its locks in one order),

@@ -19,7 +19,7 @@ import { RevisionAnnouncer } from './revision-announcer.js'
 import {
   deleteScopeDefault, findLayers, findLocks, findScopeDefault, listScopeDefaults, upsertScopeDefault
 } from '../db/scope-default-repository.js'
-import type { Database } from '../db/types.js'
+import type { Database, KeyPolicy } from '../db/types.js'
 import { mergePatch } from '../lib/json-merge-patch.js'
 import { jsonTextOf, plainValue } from '../lib/json-text.js'
 import type { EffectiveView } from '../schemas/effective-view.js'
@@ -87,6 +87,12 @@ export class PreferenceCore {
   readonly postgres: boolean
   /** Announces committed revisions to the other instances (PostgreSQL). */
   readonly announcer: RevisionAnnouncer | undefined
+  /** True when the registry has a say on some keys: a write must know which key it writes. */
+  private readonly keyedRegistry: boolean
+  /** True when some keys are read-only for non-admins: a delete by id must know its key. */
+  private readonly readOnlyKeys: boolean
+  /** The registry's policy for a delete by a non-admin (it depends on no value: made once). */
+  private readonly deletePolicy: KeyPolicy | undefined
   /** The backend pid of this instance's own listening connection, when it has one. */
   listenerPid: (() => number | undefined) | undefined
   /** Whole effective views of recent readers, reused while their rows stay the same. */
@@ -103,6 +109,9 @@ export class PreferenceCore {
   ) {
     this.registry = options.registry
     this.postgres = isPostgres(db)
+    this.keyedRegistry = this.registry.definitions.length > 0 || this.registry.unknownKeys === 'reject'
+    this.readOnlyKeys = this.registry.definitions.some((definition) => definition.writable === 'admin')
+    this.deletePolicy = writePolicy(this.registry, false, undefined)
     // PostgreSQL: the other instances hear of this one's revisions (whether this one listens or not).
     // A lone instance announces nothing: only listeners other than its own would hear it.
     if (this.postgres) {
@@ -239,11 +248,6 @@ export class PreferenceCore {
     return context.actor?.isAdmin !== true || this.keyedRegistry
   }
 
-  /** True when the registry has a say on some keys: a write must know which key it writes. */
-  private get keyedRegistry (): boolean {
-    return this.registry.definitions.length > 0 || this.registry.unknownKeys === 'reject'
-  }
-
   /**
    * Runs `write` with `check` on the stored preference first, inside the write's transaction
    * with the row locked, so that a concurrent rename cannot slip between the two; then the
@@ -374,8 +378,8 @@ export class PreferenceCore {
       if (byKey) this.checkReadOnly([target.key], context)
       const scopes = await this.lockScopes(userId, context)
       // By id, a non-admin may not delete a read-only key: the statement checks it (a policy).
-      const readOnly = !isAdmin && !byKey && this.registry.definitions.some((definition) => definition.writable === 'admin')
-      const policy = readOnly && precondition === undefined ? writePolicy(this.registry, isAdmin, undefined) : undefined
+      const readOnly = !isAdmin && !byKey && this.readOnlyKeys
+      const policy = readOnly && precondition === undefined ? this.deletePolicy : undefined
       const done = await this.writeAtOnce(userId, target, (current) => [current.key], readOnly && policy === undefined,
         (current) => { this.checkReadOnly([current.key], context) }, context, precondition, false,
         async (expected) => deletePreferenceIfUnchanged(this.db, userId, target, log, expected, scopes, expected === undefined ? policy : undefined))

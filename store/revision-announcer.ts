@@ -3,6 +3,11 @@ import type { RevisionNotice } from '../db/change-notify.js'
 /** How long a finding that nobody else listens holds before it is asked again. */
 export const AUDIENCE_CHECK_MS = 1000
 
+/** Keeps `rev` for `userId` unless a later one is there: only a user's latest revision matters. */
+function keepLatest (revisions: Map<number, number>, userId: number, rev: number): void {
+  if ((revisions.get(userId) ?? -1) < rev) revisions.set(userId, rev)
+}
+
 /**
  * Tells the other instances about this one's committed revisions, after their commits: the
  * revisions committed while an announcement is on its way go out together in the next one,
@@ -30,7 +35,7 @@ export class RevisionAnnouncer {
   ) {}
 
   announce (userId: number, rev: number): void {
-    if ((this.pending.get(userId) ?? -1) < rev) this.pending.set(userId, rev)
+    keepLatest(this.pending, userId, rev)
     this.sending ??= this.drain()
   }
 
@@ -55,7 +60,7 @@ export class RevisionAnnouncer {
       this.heard = { listening, at: this.now() }
     }
     if (this.heard.listening) return true
-    for (const [userId, rev] of batch) this.unheard.set(userId, rev)
+    for (const [userId, rev] of batch) keepLatest(this.unheard, userId, rev)
     return false
   }
 
@@ -67,7 +72,7 @@ export class RevisionAnnouncer {
       this.pending = new Map()
       try {
         if (!await this.listened(pending)) continue
-        for (const [userId, rev] of this.unheard) if ((pending.get(userId) ?? -1) < rev) pending.set(userId, rev)
+        for (const [userId, rev] of this.unheard) keepLatest(pending, userId, rev)
         this.unheard = new Map()
         await this.send([...pending].map(([userId, rev]) => ({ userId, rev })))
       } catch (error) {
