@@ -50,6 +50,10 @@ const WRITER_ROWS = 20
 const WRITER_BASE = 10_000
 const DELETER_BASE = 20_000
 const CREATOR_BASE = 100_000
+// create-one-user: every create for this one user, so the plugin's per-user quota is raised
+// for the bench (MAX_PREFERENCES_PER_USER) where the baseline has none.
+const ONE_USER = 400_000
+const ONE_USER_LIMIT = '100000000'
 // Rows to delete, spread over the deleters: more than the fastest server deletes in a
 // scenario's warm-up and two halves (about 10,000/s here); running out would show as 404s.
 const DELETE_ROWS = args.quick ? 60_000 : 200_000
@@ -245,7 +249,12 @@ const effectiveToken = await signToken(SECRET, { sub: EFFECTIVE_USER, groups: EF
 const adminToken = await signToken(SECRET, { sub: 99, admin: true })
 /** Each writing user's own token. */
 const tokensOf = async (base: number) => Promise.all(Array.from({ length: USERS }, async (_, u) => signToken(SECRET, { sub: base + u })))
-const tokens = { writer: await tokensOf(WRITER_BASE), deleter: await tokensOf(DELETER_BASE), creator: await tokensOf(CREATOR_BASE) }
+const tokens = {
+  writer: await tokensOf(WRITER_BASE),
+  deleter: await tokensOf(DELETER_BASE),
+  creator: await tokensOf(CREATOR_BASE),
+  oneUser: await signToken(SECRET, { sub: ONE_USER })
+}
 const json = { 'content-type': 'application/json' }
 
 /** A request whose path and body change every time (writes must not repeat). */
@@ -294,6 +303,17 @@ const scenarios: Scenario[] = [
         body: JSON.stringify({ key: `c${n}`, value: { theme: 'dark', n } })
       }
     })
+  },
+  {
+    name: 'create-one-user',
+    write: true,
+    warmup: true,
+    // All creates for one user: each waits for the one before it on the user's revision row.
+    options: (counter) => dynamic('POST', () => ({
+      path: `/api/v2/user/${ONE_USER}/preference/`,
+      token: tokens.oneUser,
+      body: JSON.stringify({ key: `o${counter.n++}`, value: { theme: 'dark' } })
+    }))
   },
   {
     name: 'get-one',
@@ -430,7 +450,7 @@ async function compare (): Promise<void> {
     const files = { plugin: join(dir, 'plugin.sqlite'), baseline: join(dir, 'baseline.sqlite'), off: join(dir, 'baseline-off.sqlite') }
     for (const file of Object.values(files)) await seed(file, 0, 0)
     const servers = {
-      plugin: await startServer('plugin', files.plugin),
+      plugin: await startServer('plugin', files.plugin, undefined, { MAX_PREFERENCES_PER_USER: ONE_USER_LIMIT }),
       baseline: await startServer('baseline', files.baseline),
       'baseline-off': await startServer('baseline-off', files.off, 'bench/baseline.ts', { SQLITE_SYNCHRONOUS: 'OFF' }),
       ceiling: await startServer('ceiling', '', 'bench/ceiling.ts')
@@ -449,7 +469,7 @@ async function comparePg (url: string): Promise<void> {
     await seedPg(url, schemas.plugin)
     await seedPg(url, schemas.baseline)
     const servers = {
-      plugin: await startServer('plugin', schemaUrl(url, schemas.plugin)),
+      plugin: await startServer('plugin', schemaUrl(url, schemas.plugin), undefined, { MAX_PREFERENCES_PER_USER: ONE_USER_LIMIT }),
       baseline: await startServer('baseline', schemaUrl(url, schemas.baseline), 'bench/baseline-pg.ts'),
       ceiling: await startServer('ceiling', '', 'bench/ceiling.ts')
     }

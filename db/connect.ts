@@ -7,6 +7,7 @@ import { InvalidOptionError } from '../schemas/errors.js'
 import { executeDirectly } from './direct/compiled-statements.js'
 import { inUtc, pgTypes } from './direct/pg-timestamps.js'
 import { namedStatements } from './direct/postgres.js'
+import { batchUserWrites } from './postgres-user-batches.js'
 import { sqliteDirect, statementCache } from './direct/sqlite.js'
 import { type GroupCommitOptions, resolveGroupCommitOptions, useGroupCommit } from './sqlite-group-commit.js'
 import type { Database, Dialect } from './types.js'
@@ -34,6 +35,8 @@ export interface ConnectOptions {
   busyTimeoutMs?: number
   /**
    * SQLite: concurrent writes share one transaction and one fsync (db/sqlite-group-commit.ts).
+   * PostgreSQL: the writes of one user that wait for that user's write in flight share one
+   * (db/postgres-user-batches.ts); maxQueue bounds the writes waiting per user.
    * false: each write commits on its own.
    */
   groupCommit?: GroupCommitOptions | false
@@ -67,6 +70,7 @@ export interface OpenedDatabase {
 
 export function openDatabase (url: string | undefined, options: ConnectOptions = {}): OpenedDatabase {
   const target = parseDatabaseUrl(url)
+  const groupCommit = resolveGroupCommitOptions(options.groupCommit)
   if (target.dialect === 'postgres') {
     const statementTimeout = options.statementTimeoutMs ?? 10_000
     const pool = new pg.Pool({
@@ -91,6 +95,7 @@ export function openDatabase (url: string | undefined, options: ConnectOptions =
     const statements = namedStatements(pool)
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: statements.pool }) })
     executeDirectly(db, statements.execute, statements.transaction)
+    if (groupCommit !== false) batchUserWrites(db, groupCommit)
     return {
       db,
       dialect: 'postgres',
@@ -98,7 +103,6 @@ export function openDatabase (url: string | undefined, options: ConnectOptions =
     }
   }
 
-  const groupCommit = resolveGroupCommitOptions(options.groupCommit)
   const memory = target.path === ':memory:'
   if (!memory) mkdirSync(dirname(resolve(target.path)), { recursive: true })
   const sqlite = new SQLite(target.path)

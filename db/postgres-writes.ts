@@ -1,5 +1,6 @@
 import { type Compilable, type Kysely, type RawBuilder, sql } from 'kysely'
 import { compiledQuery, type Queryable } from './direct/compiled-statements.js'
+import { userWrite } from './postgres-user-batches.js'
 import type { RevisionLog } from './revision-repository.js'
 import type { Database, KeyPolicy, UserPreferenceRow } from './types.js'
 
@@ -166,7 +167,8 @@ const expectedValues = (expected: ExpectedRow | undefined) => ({
 export async function createInOneStatement (
   db: Queryable, userId: number, key: string, valueJson: string, max: number, log: RevisionLog, now: string, scopes: readonly string[]
 ): Promise<RevisedRow | undefined> {
-  const [row] = await createStatement(db, { ...revisionValues(userId, log, now, scopes), key, value: valueJson, max })
+  const values = { ...revisionValues(userId, log, now, scopes), key, value: valueJson, max }
+  const [row] = await userWrite(db, userId, async (q) => createStatement(q, values))
   return row
 }
 
@@ -182,9 +184,9 @@ export async function updateInOneStatement (
   const values = {
     ...revisionValues(userId, log, now, scopes, policy), ...expectedValues(expected), key: changes.key ?? null, value: changes.valueJson ?? null
   }
-  const [row] = 'id' in target
-    ? await updateByIdStatement(db, { ...values, id: target.id })
-    : await updateByKeyStatement(db, { ...values, targetKey: target.key })
+  const [row] = await userWrite(db, userId, async (q) => 'id' in target
+    ? updateByIdStatement(q, { ...values, id: target.id })
+    : updateByKeyStatement(q, { ...values, targetKey: target.key }))
   return row
 }
 
@@ -194,8 +196,8 @@ export async function deleteInOneStatement (
   expected?: ExpectedRow, policy?: KeyPolicy
 ): Promise<{ id: number | string, key: string, revision: number | string } | undefined> {
   const values = { ...revisionValues(userId, log, now, scopes, policy), ...expectedValues(expected) }
-  const [row] = 'id' in target
-    ? await deleteByIdStatement(db, { ...values, id: target.id })
-    : await deleteByKeyStatement(db, { ...values, key: target.key })
+  const [row] = await userWrite(db, userId, async (q) => 'id' in target
+    ? deleteByIdStatement(q, { ...values, id: target.id })
+    : deleteByKeyStatement(q, { ...values, key: target.key }))
   return row
 }

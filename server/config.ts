@@ -20,6 +20,8 @@ export interface ServerConfig {
   logLevel: LogLevel
   /** RATE_LIMIT_PER_MINUTE: requests per caller per minute; undefined means no limit. */
   rateLimitPerMinute?: number
+  /** MAX_PREFERENCES_PER_USER: how many preferences a user may hold; undefined means the plugin's default (1,000). */
+  maxPreferencesPerUser?: number
   /** KEYS_FILE, read: the key registry (its definitions are checked when the plugin registers). */
   keys?: KeyRegistry
   /** UNKNOWN_KEYS: `allow` (default) or `reject`. */
@@ -74,6 +76,17 @@ function readKeysFile (path: string): KeyRegistry {
   return keys as KeyRegistry
 }
 
+/** An optional positive integer variable; undefined when unset or empty. */
+function positiveInteger (env: NodeJS.ProcessEnv, name: string, unset: string): number | undefined {
+  const text = env[name]
+  if (text === undefined || text === '') return undefined
+  const value = Number(text)
+  if (!/^[1-9][0-9]*$/.test(text) || !Number.isSafeInteger(value)) {
+    throw new InvalidConfigError(`${name} must be a positive integer (unset for ${unset}), got "${text}"`)
+  }
+  return value
+}
+
 export function loadConfig (env: NodeJS.ProcessEnv = process.env): ServerConfig {
   const port = env.PORT === undefined || env.PORT === '' ? 3000 : Number(env.PORT)
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
@@ -84,13 +97,8 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): ServerConfig 
     throw new InvalidConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${env.LOG_LEVEL}"`)
   }
   const jwtSecret = env.JWT_SECRET === '' ? undefined : env.JWT_SECRET
-  let rateLimitPerMinute: number | undefined
-  if (env.RATE_LIMIT_PER_MINUTE !== undefined && env.RATE_LIMIT_PER_MINUTE !== '') {
-    rateLimitPerMinute = Number(env.RATE_LIMIT_PER_MINUTE)
-    if (!/^[1-9][0-9]*$/.test(env.RATE_LIMIT_PER_MINUTE) || !Number.isSafeInteger(rateLimitPerMinute)) {
-      throw new InvalidConfigError(`RATE_LIMIT_PER_MINUTE must be a positive integer (unset for no limit), got "${env.RATE_LIMIT_PER_MINUTE}"`)
-    }
-  }
+  const rateLimitPerMinute = positiveInteger(env, 'RATE_LIMIT_PER_MINUTE', 'no limit')
+  const maxPreferencesPerUser = positiveInteger(env, 'MAX_PREFERENCES_PER_USER', 'the default of 1000')
   const unknownKeys = env.UNKNOWN_KEYS === undefined || env.UNKNOWN_KEYS === '' ? 'allow' : env.UNKNOWN_KEYS
   if (unknownKeys !== 'allow' && unknownKeys !== 'reject') {
     throw new InvalidConfigError(`UNKNOWN_KEYS must be "allow" or "reject", got "${unknownKeys}"`)
@@ -102,6 +110,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): ServerConfig 
     jwtSecret,
     logLevel,
     ...(rateLimitPerMinute !== undefined && { rateLimitPerMinute }),
+    ...(maxPreferencesPerUser !== undefined && { maxPreferencesPerUser }),
     ...(env.KEYS_FILE !== undefined && env.KEYS_FILE !== '' && { keys: readKeysFile(env.KEYS_FILE) }),
     unknownKeys,
     ...(env.REDIS_URL !== undefined && env.REDIS_URL !== '' && { redisUrl: readRedisUrl(env.REDIS_URL) })

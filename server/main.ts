@@ -24,6 +24,7 @@ async function main (): Promise<void> {
       plugin: {
         ...(config.rateLimitPerMinute !== undefined && { rateLimit: { max: config.rateLimitPerMinute, timeWindow: 60_000 } }),
         ...(config.keys !== undefined && { keys: config.keys }),
+        ...(config.maxPreferencesPerUser !== undefined && { maxPreferencesPerUser: config.maxPreferencesPerUser }),
         unknownKeys: config.unknownKeys
       }
     })

@@ -236,6 +236,15 @@ t.test('RATE_LIMIT_PER_MINUTE', async (t) => {
   }
 })
 
+t.test('MAX_PREFERENCES_PER_USER', async (t) => {
+  t.equal(loadConfig({}).maxPreferencesPerUser, undefined, 'unset: the plugin default')
+  t.equal(loadConfig({ MAX_PREFERENCES_PER_USER: '' }).maxPreferencesPerUser, undefined, 'empty: the plugin default')
+  t.equal(loadConfig({ MAX_PREFERENCES_PER_USER: '50000' }).maxPreferencesPerUser, 50000)
+  for (const bad of ['0', '-5', '1.5', 'many', '1e3', '99999999999999999999']) {
+    t.throws(() => loadConfig({ MAX_PREFERENCES_PER_USER: bad }), { code: 'PREFERENCE_INVALID_CONFIG', message: /MAX_PREFERENCES_PER_USER/ }, bad)
+  }
+})
+
 t.test('RATE_LIMIT_PER_MINUTE on the real server: the third request of a minute is a 429', async (t) => {
   const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
     cwd: ROOT,
