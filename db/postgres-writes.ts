@@ -20,6 +20,13 @@ type Param = (name: string) => never
 const statement = <R>(build: (p: Param) => RawBuilder<R>) =>
   compiledQuery<string, R>((db: Kysely<Database>, p) => ({ compile: () => build(p).compile(db) }) as Compilable<R>)
 
+// Each write prunes the revision that falls out of the log, looking only this far back: the
+// rows it deleted before stay in the index as dead entries until a vacuum, and a scan from the
+// first revision visited all of them on every write (8,000 pruned since the last vacuum:
+// 0.65 ms of the statement's 0.96 ms). Older leftovers (after maxRevisions was
+// lowered) go with the user's next write in a transaction, which prunes the whole range.
+const PRUNE_WINDOW = 64
+
 // The log entry and pruning shared by every statement below; `changes` is the JSON text of
 // the revision's changes, built from the rows the statement wrote.
 const logAndPrune = (p: Param, from: RawBuilder<unknown>, changes: RawBuilder<string>) => sql`
@@ -33,6 +40,7 @@ const logAndPrune = (p: Param, from: RawBuilder<unknown>, changes: RawBuilder<st
     delete from preference_change
     where user_id = cast(${p('userId')} as bigint)
       and rev <= (select rev from bumped) - cast(${p('maxRevisions')} as bigint)
+      and rev > (select rev from bumped) - cast(${p('maxRevisions')} as bigint) - ${sql.lit(PRUNE_WINDOW)}
   )`
 
 /** True when no scope of the `scopes` parameter locks `key`. */
