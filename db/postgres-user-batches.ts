@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely'
 import { WriteQueueFullError } from '../schemas/errors.js'
 import { compiledTransaction, DirectTransaction, type Queryable } from './direct/compiled-statements.js'
-import type { GroupCommitOptions, GroupCommitStats } from './sqlite-group-commit.js'
+import { countBatch, type GroupCommitOptions, type GroupCommitStats } from './sqlite-group-commit.js'
 import type { Database } from './types.js'
 
 // Group commit on PostgreSQL, for the writes of one user. Every single-statement write locks
@@ -39,8 +39,6 @@ function isConflict (error: unknown): boolean {
   if (typeof code !== 'string') return false
   return code.startsWith('SQLITE_CONSTRAINT') || (code.length === 5 && (code.startsWith('23') || code.startsWith('40')))
 }
-
-const RECENT = 64
 
 class UserBatches {
   /** Writes waiting per user who has one in flight (an empty list: one in flight, none waiting). */
@@ -83,7 +81,7 @@ class UserBatches {
         return
       }
       const batch = jobs.splice(0, this.options.maxBatch)
-      this.count(batch.length)
+      countBatch(this.stats, batch.length)
       if (batch.length === 1) await this.alone(batch[0])
       else await this.together(batch)
     }
@@ -115,15 +113,6 @@ class UserBatches {
       return
     }
     batch.forEach((job, i) => { job.resolve(results[i]) })
-  }
-
-  private count (size: number): void {
-    const { stats } = this
-    stats.batches++
-    stats.writes += size
-    stats.largestBatch = Math.max(stats.largestBatch, size)
-    stats.recentBatches.push(size)
-    if (stats.recentBatches.length > RECENT) stats.recentBatches.shift()
   }
 }
 

@@ -38,6 +38,15 @@ export interface GroupCommitStats {
   queued: number
 }
 
+/** Adds a batch of `size` writes to `stats` (shared with PostgreSQL's group commit per user). */
+export function countBatch (stats: Omit<GroupCommitStats, 'queued'>, size: number): void {
+  stats.batches++
+  stats.writes += size
+  stats.largestBatch = Math.max(stats.largestBatch, size)
+  stats.recentBatches.push(size)
+  if (stats.recentBatches.length > RECENT) stats.recentBatches.shift()
+}
+
 const DEFAULT_MAX_BATCH = 128
 const DEFAULT_MAX_QUEUE = 1024
 const RECENT = 64
@@ -183,7 +192,7 @@ class GroupCommit {
   }
 
   private async batch (connection: Kysely<Database>, jobs: Job[]): Promise<void> {
-    this.count(jobs.length)
+    countBatch(this.stats, jobs.length)
     try {
       this.sql.begin()
     } catch (error) {
@@ -226,15 +235,6 @@ class GroupCommit {
       if (outcome.ok) outcome.job.resolve(outcome.value)
       else outcome.job.reject(outcome.error)
     }
-  }
-
-  private count (size: number): void {
-    const { stats } = this
-    stats.batches++
-    stats.writes += size
-    stats.largestBatch = Math.max(stats.largestBatch, size)
-    stats.recentBatches.push(size)
-    if (stats.recentBatches.length > RECENT) stats.recentBatches.shift()
   }
 }
 
