@@ -27,8 +27,6 @@ export interface CompiledRegistry {
   definitionOf: (key: string) => CompiledDefinition | undefined
   /** Why `value` may not be stored under `key` (400), or nothing. */
   check: (key: string, value: unknown) => void
-  /** True when `value` is valid for `key` (a key without a definition takes anything). */
-  accepts: (key: string, value: unknown) => boolean
   /** True when only admins may write `key`. */
   adminOnly: (key: string) => boolean
   /**
@@ -152,10 +150,6 @@ export function compileRegistry (keys: KeyRegistry | undefined, unknownKeys: Unk
         return
       }
       if (!definition.validate(value)) throw new ValueInvalidError(quoted(key), problemOf(definition.validate))
-    },
-    accepts: (key, value) => {
-      const definition = definitionOf(key)
-      return definition === undefined || definition.validate(value)
     },
     adminOnly: (key) => definitionOf(key)?.writable === 'admin',
     policy: (ok, unknown) => {

@@ -123,3 +123,25 @@ t.test('a Content-Encoding other than identity: 415 PREFERENCE_UNSUPPORTED_CONTE
   const get = await app.inject({ url: `${PREFIX}/user/1/preference/`, headers: { ...bearer(token(1)), 'content-encoding': 'gzip' } })
   t.equal(get.statusCode, 200)
 })
+
+// Fastify's own refusals of a body come out under this API's codes (plugins/error-handler.ts).
+t.test('a Content-Length that does not match the body, an empty or blank Content-Type: a 4xx of ours, nothing written', async (t) => {
+  const { app, rows } = await build(t)
+  const body = '{"key":"k","value":1}'
+  const short = await app.inject({
+    method: 'POST', url: `${PREFIX}/user/1/preference/`, headers: { ...bearer(token(1)), 'content-type': JSON_TYPE, 'content-length': '3' }, payload: body
+  })
+  t.equal(short.statusCode, 400)
+  t.same(short.json(), { statusCode: 400, code: 'PREFERENCE_MALFORMED_BODY', error: 'Bad Request', message: 'Content-Length does not match the body' })
+  for (const [contentType, shown] of [['', '""'], [' ', '" "'], [';', '";"']]) {
+    const res = await send(app, 'POST', '/user/1/preference/', contentType, body)
+    t.equal(res.statusCode, 415, `Content-Type ${shown}`)
+    t.same(res.json(), {
+      statusCode: 415,
+      code: 'PREFERENCE_UNSUPPORTED_MEDIA_TYPE',
+      error: 'Unsupported Media Type',
+      message: `Unsupported Content-Type ${shown}: send application/json or application/x-www-form-urlencoded`
+    })
+  }
+  t.same(await rows(), [], 'nothing stored')
+})

@@ -56,6 +56,11 @@ t.test('getPreference gives the whole preference, getDefault a scope\'s default'
   t.match(await store.getDefault('site', 'theme'), { scope: 'site', key: 'theme', value: 'light', locked: true })
   t.equal(await store.getDefault('g1', 'theme'), undefined, 'another scope has none')
   await t.rejects(store.getDefault('not a scope', 'theme'), { code: 'PREFERENCE_VALIDATION_FAILED' })
+
+  t.equal(await store.deleteDefault('site', 'theme'), true)
+  t.equal(await store.getDefault('site', 'theme'), undefined, 'gone')
+  t.equal(await store.deleteDefault('site', 'theme'), false, 'nothing left to delete')
+  await t.rejects(store.deleteDefault('not a scope', 'theme'), { code: 'PREFERENCE_VALIDATION_FAILED' })
 })
 
 t.test('read-only keys and locks hold for host code unless it names an admin actor', async (t) => {
