@@ -210,7 +210,11 @@ const insertBelowLimit = compiledQuery<'userId' | 'key' | 'value' | 'now' | 'max
       typed(p('now'), 'timestamptz').as('created_at'),
       typed(p('now'), 'timestamptz').as('last_updated_at')
     ]).where((eb) => eb(
-      eb.selectFrom('user_preference').select(eb.fn.countAll().as('n')).where('user_id', '=', p('userId')),
+      // The count the user's revision row keeps; rows are counted only for a user without one.
+      eb.fn.coalesce(
+        eb.selectFrom('user_revision').select('preference_count').where('user_id', '=', p('userId')),
+        eb.selectFrom('user_preference').select(eb.fn.countAll<number>().as('n')).where('user_id', '=', p('userId'))
+      ),
       '<',
       p('max')
     )))

@@ -43,11 +43,16 @@ const bumpRevision = compiledQuery<'userId' | 'delta', { rev: number | string }>
   db.insertInto('user_revision')
     // A user's first revision row counts what the user holds (the write's own rows included:
     // it runs after them), so that rows written before this table existed are counted too.
+    // Counted only then: the inserted values are computed even when the row exists and the
+    // conflict branch ignores them, and counting is a scan of all the user's rows.
     .values((eb) => ({
       user_id: p('userId'),
       rev: sql.lit(1) as never,
       floor: sql.lit(0) as never,
-      preference_count: eb.selectFrom('user_preference').select(eb.fn.countAll<number>().as('n')).where('user_id', '=', p('userId'))
+      preference_count: eb.case()
+        .when(eb.exists(eb.selectFrom('user_revision').select('user_id').where('user_id', '=', p('userId')))).then(sql.lit(0) as never)
+        .else(eb.selectFrom('user_preference').select(eb.fn.countAll<number>().as('n')).where('user_id', '=', p('userId')))
+        .end()
     }))
     .onConflict((oc) => oc.column('user_id').doUpdateSet({
       rev: sql`user_revision.rev + 1`,
