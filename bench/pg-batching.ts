@@ -1,8 +1,9 @@
 // Does sharing one transaction among concurrent writes make PostgreSQL writes faster? #17
 // asks to measure it before building it. This runs the plugin's own create statement
-// (createInOneStatement) from 32 concurrent callers, creates spread over 1,000 users, in three
-// ways, alternating, on fresh schemas of one database:
-//   autocommit  each write one statement on the pool of 10 (what the plugin does)
+// (createInOneStatement) from 32 concurrent callers, creates spread over 1,000 users (--users),
+// in four ways, alternating, on fresh schemas of one database:
+//   autocommit  each write one statement on the pool of 10 (group commit off)
+//   per-user    the plugin's group commit: a user's writes that wait share a transaction
 //   shared      writes that wait while the pool is busy are taken up to `batch` at a time
 //               into one transaction (BEGIN, each statement, COMMIT on one connection)
 //   savepoints  the same with a savepoint around each statement, which a real design needs so
@@ -11,7 +12,7 @@
 import { parseArgs } from 'node:util'
 import pg from 'pg'
 import { openDatabase } from '../db/connect.js'
-import { compiledTransaction, type Queryable } from '../db/direct/compiled-statements.js'
+import { compiledTransaction, DirectTransaction, type Queryable } from '../db/direct/compiled-statements.js'
 import { migrateToLatest } from '../db/migrate.js'
 import { createInOneStatement } from '../db/postgres-writes.js'
 
@@ -70,8 +71,10 @@ function sharedTransactions (db: Parameters<typeof compiledTransaction>[0], pool
   })
 }
 
+/** A statement without parameters on the transaction's connection (openDatabase's PostgreSQL transactions are direct). */
 async function sqlOn (trx: Queryable, text: string) {
-  await (trx as unknown as { run: (text: string, values: unknown[]) => Promise<unknown> }).run(text, [])
+  if (!(trx instanceof DirectTransaction)) throw new Error('expected a direct PostgreSQL transaction')
+  await trx.run(text, [])
 }
 
 async function measure (mode: Mode): Promise<{ perSecond: number, meanMs: number }> {
