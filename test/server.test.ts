@@ -3,7 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { Agent, request as httpRequest, type IncomingHttpHeaders } from 'node:http'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { createVerifier } from 'fast-jwt'
+import { createSigner, createVerifier } from 'fast-jwt'
 import t from 'tap'
 import type { Test } from 'tap'
 import { childEnv } from './child-env.js'
@@ -241,6 +241,24 @@ t.test('with JWT_SECRET: no token printed; the token command makes working token
   t.notMatch(child.stdout, /JWT_SECRET is not set/)
   t.notMatch(child.stdout + child.stderr, secret, 'the secret is never printed')
 
+  child.process.kill('SIGTERM')
+  t.same(await child.exit(), { code: 0, signal: null })
+})
+
+t.test('MAX_PREFERENCES_PER_USER: the server holds each user to it', async (t) => {
+  const secret = 'a-secret-for-the-limit-test'
+  const { child, base } = await startServer(t, {
+    DATABASE_URL: join(t.testdir({}), 'prefs.sqlite'), JWT_SECRET: secret, MAX_PREFERENCES_PER_USER: '2'
+  })
+  const userToken = createSigner({ key: secret })({ sub: 7 })
+  const create = async (key: string) => get(`${base}/api/v2/user/7/preference/`, {
+    method: 'POST', headers: { ...auth(userToken), 'content-type': 'application/json' }, body: JSON.stringify({ key, value: 1 })
+  })
+  t.equal((await create('a')).status, 201)
+  t.equal((await create('b')).status, 201)
+  const third = await create('c')
+  t.equal(third.status, 409, 'the third is one past the limit of 2 (the default is 1,000)')
+  t.match(await third.json(), { code: 'PREFERENCE_LIMIT_REACHED' })
   child.process.kill('SIGTERM')
   t.same(await child.exit(), { code: 0, signal: null })
 })
