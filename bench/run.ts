@@ -11,6 +11,8 @@
 // postgres://postgres@127.0.0.1:5432/test).
 // --cpu-prof: both servers run with node --cpu-prof; the profiles are written to
 // bench/profiles/<server>/ when they stop (summarise one with `npx tsx bench/profile-top.ts <file>`).
+// --heap-prof: both servers sample their allocations (bench/heap-sampler.mjs), written to the same
+// place and read by the same script.
 import autocannon from 'autocannon'
 import SQLite from 'better-sqlite3'
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
@@ -33,7 +35,8 @@ const { values: args } = parseArgs({
     pg: { type: 'boolean', default: false },
     'pg-url': { type: 'string', default: process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test' },
     connections: { type: 'string', default: '32' },
-    'cpu-prof': { type: 'boolean', default: false }
+    'cpu-prof': { type: 'boolean', default: false },
+    'heap-prof': { type: 'boolean', default: false }
   }
 })
 
@@ -210,11 +213,15 @@ async function startServer (name: ServerName, databaseUrl: string, script = 'ben
   const port = await freePort()
   // The plugin runs as `npm start` runs it (built JavaScript); the baseline from its source.
   // One directory per server: tsx's loader thread writes a profile of its own.
-  const profile = args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${join(root, 'bench', 'profiles', name)}`] : []
+  const dir = join(root, 'bench', 'profiles', name)
+  const profile = [
+    ...(args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : []),
+    ...(args['heap-prof'] ? ['--import', './bench/heap-sampler.mjs'] : [])
+  ]
   const argv = [...profile, ...SERVER_NODE_FLAGS, ...(name === 'plugin' ? ['dist/server/main.js'] : ['--import', 'tsx', script])]
   const child = spawn(process.execPath, argv, {
     cwd: root,
-    env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: databaseUrl, JWT_SECRET: SECRET, LOG_LEVEL: 'warn', KEYS_FILE: keysFile },
+    env: { ...process.env, ...env, HEAP_PROFILE_DIR: dir, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: databaseUrl, JWT_SECRET: SECRET, LOG_LEVEL: 'warn', KEYS_FILE: keysFile },
     stdio: ['ignore', 'ignore', 'inherit']
   })
   const url = `http://127.0.0.1:${port}`
