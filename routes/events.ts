@@ -57,9 +57,9 @@ const eventRoutes: FastifyPluginAsyncTypebox<EventRouteOptions> = async (fastify
         params: UserParamsSchema,
         querystring: EventsQuerySchema,
         headers: EventsHeadersSchema,
-        produces: ['text/event-stream'],
         response: {
-          200: Type.String({ description: 'The event stream' }),
+          // The stream is text/event-stream; a refusal before it starts is JSON, like every error.
+          200: { description: 'The event stream', content: { 'text/event-stream': { schema: Type.String() } } },
           ...authErrorResponses,
           429: error(`The user has ${options.maxStreamsPerUser} streams open already (PREFERENCE_TOO_MANY_STREAMS), or the rate limit (PREFERENCE_RATE_LIMITED)`),
           503: error('The database is unreachable (PREFERENCE_DATABASE_UNAVAILABLE), or, with a shared Redis, the open streams cannot be counted (PREFERENCE_STREAMS_UNAVAILABLE); Retry-After says when to retry')

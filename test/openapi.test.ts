@@ -105,6 +105,18 @@ t.test('the standalone server\'s document: valid, complete, from the validating 
       }
     }
   }
+  // Every error of every operation is JSON, the event stream's refusals included (its 200 alone
+  // is text/event-stream).
+  for (const [path, operations] of Object.entries(doc.paths)) {
+    for (const [method, op] of Object.entries(operations)) {
+      for (const [status, response] of Object.entries(op.responses)) {
+        if (Number(status) >= 400) {
+          t.same(Object.keys(response.content ?? {}), ['application/json'], `${method.toUpperCase()} ${path} ${status}: JSON`)
+        }
+      }
+    }
+  }
+  t.same(Object.keys(doc.paths['/api/v2/user/{user_id}/preference/events/'].get.responses['200'].content ?? {}), ['text/event-stream'])
   t.same(doc.paths[ITEM].delete.responses['204'].content, undefined, 'a 204 has no body')
   t.ok(doc.paths[ITEM].get.responses['404'] && doc.paths[ITEM].patch.responses['409'] && doc.paths[COLLECTION].post.responses['413'])
   t.same(doc.paths['/health'].get.security, undefined, 'the health check needs no token')

@@ -268,7 +268,7 @@ function sharedLimitTests (): void {
       const rateLimit = enableOfflineQueue ? false : { max: 100 }
       const { app } = await build(t, { plugin: { rateLimit, redis, redisPrefix: prefixFor() } })
       const address = await app.listen({ host: '127.0.0.1', port: 0 })
-      // A real socket: the stream route documents its 200 only (text/event-stream).
+      // Over a real socket, as a browser opens a stream.
       const stream = await openStream(address, 1)
       t.equal(stream.status, 503, `offline queue ${enableOfflineQueue}`)
       t.equal(stream.headers['retry-after'], '1')
