@@ -28,6 +28,8 @@ export interface ServerConfig {
   unknownKeys: 'allow' | 'reject'
   /** REDIS_URL: a Redis shared by the instances (rate limit, streams per user); unset means none. */
   redisUrl?: string
+  /** REDIS_PREFIX: the start of every key the plugin writes there (the plugin's redisPrefix); unset means its default. */
+  redisPrefix?: string
 }
 
 /** A URL as it may be printed: its password replaced. */
@@ -99,6 +101,12 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): ServerConfig 
   const jwtSecret = env.JWT_SECRET === '' ? undefined : env.JWT_SECRET
   const rateLimitPerMinute = positiveInteger(env, 'RATE_LIMIT_PER_MINUTE', 'no limit')
   const maxPreferencesPerUser = positiveInteger(env, 'MAX_PREFERENCES_PER_USER', 'the default of 1000')
+  const redisUrl = env.REDIS_URL === undefined || env.REDIS_URL === '' ? undefined : readRedisUrl(env.REDIS_URL)
+  // Its characters are checked where the plugin registers (the message then names REDIS_PREFIX).
+  const redisPrefix = env.REDIS_PREFIX === '' ? undefined : env.REDIS_PREFIX
+  if (redisPrefix !== undefined && redisUrl === undefined) {
+    throw new InvalidConfigError('REDIS_PREFIX is set but REDIS_URL is not: the prefix is for the keys in that Redis')
+  }
   const unknownKeys = env.UNKNOWN_KEYS === undefined || env.UNKNOWN_KEYS === '' ? 'allow' : env.UNKNOWN_KEYS
   if (unknownKeys !== 'allow' && unknownKeys !== 'reject') {
     throw new InvalidConfigError(`UNKNOWN_KEYS must be "allow" or "reject", got "${unknownKeys}"`)
@@ -113,6 +121,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): ServerConfig 
     ...(maxPreferencesPerUser !== undefined && { maxPreferencesPerUser }),
     ...(env.KEYS_FILE !== undefined && env.KEYS_FILE !== '' && { keys: readKeysFile(env.KEYS_FILE) }),
     unknownKeys,
-    ...(env.REDIS_URL !== undefined && env.REDIS_URL !== '' && { redisUrl: readRedisUrl(env.REDIS_URL) })
+    ...(redisUrl !== undefined && { redisUrl }),
+    ...(redisPrefix !== undefined && { redisPrefix })
   }
 }

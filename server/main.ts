@@ -25,13 +25,16 @@ async function main (): Promise<void> {
         ...(config.rateLimitPerMinute !== undefined && { rateLimit: { max: config.rateLimitPerMinute, timeWindow: 60_000 } }),
         ...(config.keys !== undefined && { keys: config.keys }),
         ...(config.maxPreferencesPerUser !== undefined && { maxPreferencesPerUser: config.maxPreferencesPerUser }),
+        ...(config.redisPrefix !== undefined && { redisPrefix: config.redisPrefix }),
         unknownKeys: config.unknownKeys
       }
     })
   } catch (error) {
     // Configuration mistakes (a bad DATABASE_URL or KEYS_FILE, an unreachable database) end here.
     const message = (error as Error).message
-    const hint = /keys\[|unknownKeys/.test(message) ? ' (check KEYS_FILE)' : /REDIS_URL/.test(message) ? '' : ' (check DATABASE_URL)'
+    const hint = /keys\[|unknownKeys/.test(message)
+      ? ' (check KEYS_FILE)'
+      : /redisPrefix/.test(message) ? ' (check REDIS_PREFIX)' : /REDIS_URL/.test(message) ? '' : ' (check DATABASE_URL)'
     process.stderr.write(`Cannot start: ${message}${hint}\n`)
     process.exit(1)
   }

@@ -7,7 +7,7 @@
 // `_TAPJS_PROCESSINFO_COVERAGE_=0` is @tapjs/processinfo's own switch for that.
 
 /** Server settings a developer may have exported; a test sets the ones it means. */
-const SERVER_VARIABLES = ['DATABASE_URL', 'JWT_SECRET', 'PORT', 'HOST', 'LOG_LEVEL', 'RATE_LIMIT_PER_MINUTE', 'MAX_PREFERENCES_PER_USER', 'REDIS_URL', 'KEYS_FILE', 'UNKNOWN_KEYS']
+const SERVER_VARIABLES = ['DATABASE_URL', 'JWT_SECRET', 'PORT', 'HOST', 'LOG_LEVEL', 'RATE_LIMIT_PER_MINUTE', 'MAX_PREFERENCES_PER_USER', 'REDIS_URL', 'REDIS_PREFIX', 'KEYS_FILE', 'UNKNOWN_KEYS']
 
 export function childEnv (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, _TAPJS_PROCESSINFO_COVERAGE_: '0' }

@@ -353,4 +353,43 @@ function sharedLimitTests (): void {
     t.match(stderr, /Cannot start: Invalid configuration: Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:1 does not answer: .*ECONNREFUSED.*\(check REDIS_URL\)/)
     t.notMatch(stderr, /:pw@/, 'without the password')
   })
+
+  t.test('standalone server: REDIS_PREFIX names where its keys go', async (t) => {
+    t.equal(loadConfig({ REDIS_URL }).redisPrefix, undefined, 'unset: the plugin\'s default')
+    t.equal(loadConfig({ REDIS_URL, REDIS_PREFIX: '' }).redisPrefix, undefined, 'empty: the plugin\'s default')
+    t.equal(loadConfig({ REDIS_URL, REDIS_PREFIX: 'app-1:' }).redisPrefix, 'app-1:')
+    t.throws(() => loadConfig({ REDIS_PREFIX: 'app-1:' }), { code: 'PREFERENCE_INVALID_CONFIG', message: /REDIS_PREFIX is set but REDIS_URL is not/ })
+
+    const start = (env: Record<string, string>) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+        cwd: ROOT, env: childEnv({ PORT: '0', DATABASE_URL: ':memory:', JWT_SECRET: SECRET, LOG_LEVEL: 'info', REDIS_URL, ...env })
+      })
+      t.after(() => { child.kill('SIGKILL') })
+      let output = ''
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => { output += chunk })
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => { output += chunk })
+      const closed = new Promise<number | null>((resolve) => child.on('close', resolve))
+      const listening = new Promise<string>((resolve, reject) => {
+        child.stdout.on('data', () => {
+          const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output)
+          if (match !== null) resolve(match[1])
+        })
+        closed.then(() => { reject(new Error(`exited: ${output}`)) }, reject)
+      })
+      listening.catch(() => {}) // awaited only for a server expected to start
+      return { listening, closed, output: () => output }
+    }
+
+    // The real entry point hands the prefix to the plugin: the rate limit counts under it.
+    const prefix = prefixFor()
+    const server = start({ REDIS_PREFIX: prefix, RATE_LIMIT_PER_MINUTE: '5' })
+    const base = await server.listening
+    const response = await fetch(`${base}${PREFIX}/user/me/preference/`, { headers: { authorization: `Bearer ${token(3)}` } })
+    t.equal(response.status, 200)
+    t.same(await keysUnder(redisClient(t), prefix), [`${prefix}rate-limit:user:3`], 'the one key it wrote is under REDIS_PREFIX')
+
+    const bad = start({ REDIS_PREFIX: 'has space' })
+    t.equal(await bad.closed, 1, 'a prefix the plugin refuses stops the start')
+    t.match(bad.output(), /Cannot start: Invalid preferences plugin option: redisPrefix must be 1 to 100 printable ASCII characters.*\(check REDIS_PREFIX\)/)
+  })
 }
