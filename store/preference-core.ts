@@ -44,6 +44,21 @@ const isClientError = (error: unknown): boolean => {
 // About 10 KB each for a view of 50 keys: a few MB at most.
 const VIEW_MEMO_USERS = 256
 
+/** What writeAtOnce writes and what it checks first. */
+interface AtOnceWrite<T> {
+  target: PreferenceTarget
+  /** The keys of the stored row whose locks answer before anything else. */
+  keysOf: (current: Preference) => string[]
+  /** `check` must see the stored row: the statement cannot check the registry itself. */
+  needsKey: boolean
+  check: (current: Preference) => void
+  precondition: Precondition | undefined
+  /** Read the row first whatever the checks (a rename logs the old key). */
+  read: boolean
+  /** The statement, given the row as read (undefined when it was not read). */
+  write: (expected?: Preference) => Promise<Revised<T> | undefined>
+}
+
 /** writeAtOnce could not write: take the locking path. */
 const LOCKING = Symbol('locking')
 
@@ -353,11 +368,18 @@ export class PreferenceCore {
       const policy = this.keyedRegistry && options.precondition === undefined && changes.key === undefined
         ? writePolicy(this.registry, context.actor?.isAdmin === true, hasValue ? { value: changes.value } : undefined)
         : undefined
-      const done = await this.writeAtOnce(userId, { id }, keysOf, this.keyedRegistry && policy === undefined, (current) => {
-        this.checkReadOnly(keysOf(current), context)
-        checkValue(current)
-      }, context, options.precondition, changes.key !== undefined,
-      async (expected) => updatePreferenceIfUnchanged(this.db, userId, { id }, stored, log, expected, scopes, expected === undefined ? policy : undefined))
+      const done = await this.writeAtOnce(userId, context, {
+        target: { id },
+        keysOf,
+        needsKey: this.keyedRegistry && policy === undefined,
+        check: (current) => {
+          this.checkReadOnly(keysOf(current), context)
+          checkValue(current)
+        },
+        precondition: options.precondition,
+        read: changes.key !== undefined,
+        write: async (expected) => updatePreferenceIfUnchanged(this.db, userId, { id }, stored, log, expected, scopes, expected === undefined ? policy : undefined)
+      })
       if (done !== LOCKING) return done
     }
     const write = async (precondition?: Precondition) => this.published(userId,
@@ -380,9 +402,15 @@ export class PreferenceCore {
       // By id, a non-admin may not delete a read-only key: the statement checks it (a policy).
       const readOnly = !isAdmin && !byKey && this.readOnlyKeys
       const policy = readOnly && precondition === undefined ? this.deletePolicy : undefined
-      const done = await this.writeAtOnce(userId, target, (current) => [current.key], readOnly && policy === undefined,
-        (current) => { this.checkReadOnly([current.key], context) }, context, precondition, false,
-        async (expected) => deletePreferenceIfUnchanged(this.db, userId, target, log, expected, scopes, expected === undefined ? policy : undefined))
+      const done = await this.writeAtOnce(userId, context, {
+        target,
+        keysOf: (current) => [current.key],
+        needsKey: readOnly && policy === undefined,
+        check: (current) => { this.checkReadOnly([current.key], context) },
+        precondition,
+        read: false,
+        write: async (expected) => deletePreferenceIfUnchanged(this.db, userId, target, log, expected, scopes, expected === undefined ? policy : undefined)
+      })
       if (done !== LOCKING) return done
     }
     // By key, the key to check is known before reading anything.
@@ -405,11 +433,9 @@ export class PreferenceCore {
    * takes the locking path, which reads, checks and writes under the row's lock and gives
    * the final answer.
    */
-  private async writeAtOnce<T> (
-    userId: number, target: PreferenceTarget, keysOf: (current: Preference) => string[], needsKey: boolean,
-    check: (current: Preference) => void, context: WriteContext, precondition: Precondition | undefined, read: boolean,
-    write: (expected?: Preference) => Promise<Revised<T> | undefined>
-  ): Promise<Revised<T> | undefined | typeof LOCKING> {
+  private async writeAtOnce<T> (userId: number, context: WriteContext, {
+    target, keysOf, needsKey, check, precondition, read, write
+  }: AtOnceWrite<T>): Promise<Revised<T> | undefined | typeof LOCKING> {
     let expected: Preference | undefined
     if (needsKey || precondition !== undefined || read) {
       expected = 'id' in target ? await findPreference(this.db, userId, target.id) : await findPreferenceByKey(this.db, userId, target.key)
