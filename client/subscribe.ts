@@ -23,6 +23,15 @@ export interface StreamOptions extends PreferencesClientOptions {
    * `willRetry` false: the subscription has stopped (an answer that retrying cannot change).
    */
   onError?: (error: unknown, willRetry: boolean) => void
+  /**
+   * Share one stream among the tabs of this browser that subscribe under this name: one tab
+   * holds the connection (a Web Lock decides which) and passes its events to the others over a
+   * BroadcastChannel; when it closes, another takes over where it was. Without it every tab
+   * holds a connection of its own, and over HTTP/1.1 a browser opens at most six to a server.
+   * Name it for the server and the user (`${baseUrl} ${userId}`): the tabs share what one
+   * token may read. Where the browser has no Web Locks or BroadcastChannel (Node), ignored.
+   */
+  shareAs?: string
 }
 
 export interface SubscribeOptions extends StreamOptions {
@@ -111,6 +120,9 @@ function linked (signal: AbortSignal | undefined): AbortController {
 
 interface ServerEvent { type: string, data: string }
 
+/** The revision a hello, change or reset event names. */
+const revOf = (event: ServerEvent): number => (JSON.parse(event.data) as { rev: number }).rev
+
 /**
  * Reads server-sent events from `body` and hands each to `dispatch`, one at a time; `touch`
  * is called for every chunk (events and heartbeat comments alike).
@@ -170,16 +182,15 @@ export function subscribe (options: SubscribeOptions): Subscription {
   const idleMs = options.idleMs ?? 45_000
   let rev = options.since
 
+  const deliver = async (revision: Revision): Promise<void> => {
+    if (rev !== undefined && revision.rev <= rev) return
+    await options.onChange(revision)
+    rev = revision.rev
+  }
   const handle = async (event: ServerEvent): Promise<void> => {
-    if (event.type === 'change') {
-      const revision = JSON.parse(event.data) as Revision
-      if (rev !== undefined && revision.rev <= rev) return
-      await options.onChange(revision)
-      rev = revision.rev
-      return
-    }
+    if (event.type === 'change') return deliver(JSON.parse(event.data) as Revision)
     if (event.type !== 'hello' && event.type !== 'reset') return
-    const at = (JSON.parse(event.data) as { rev: number }).rev
+    const at = revOf(event)
     if (event.type === 'reset') {
       await options.onReset?.(at)
       rev = at
@@ -189,7 +200,8 @@ export function subscribe (options: SubscribeOptions): Subscription {
     }
   }
 
-  async function run (): Promise<void> {
+  /** Reads the stream, reconnecting, until it stops; `relay` gets each event as it arrives. */
+  async function run (relay?: (event: ServerEvent) => void): Promise<void> {
     let attempt = 0
     while (!stop.signal.aborted) {
       const current = linked(stop.signal)
@@ -212,6 +224,7 @@ export function subscribe (options: SubscribeOptions): Subscription {
           throw await answerError(response, 'GET events/')
         }
         await readEvents(response.body, touch, async (event) => {
+          relay?.(event)
           // A slow callback is not a silent server: the clock starts again after it.
           clearTimeout(idle)
           await handle(event)
@@ -233,11 +246,113 @@ export function subscribe (options: SubscribeOptions): Subscription {
     }
   }
 
-  const done = run()
+  /**
+   * Brings `rev` up to `upTo` from the change feed: the revisions a tab missed before it began
+   * to follow, or while a callback of its failed. When they are gone from the log, a reset.
+   */
+  const catchUp = async (upTo: number): Promise<void> => {
+    for (;;) {
+      if (rev === undefined || rev >= upTo) return
+      const headers = await connection.headers({ accept: 'application/json' })
+      const response = await connection.fetch(`${connection.root}/changes/?since=${rev}&limit=1000`, { headers, signal: stop.signal })
+      if (response.status === 410) {
+        await handle({ type: 'reset', data: JSON.stringify({ rev: upTo }) })
+        return
+      }
+      if (response.status !== 200) throw await answerError(response, 'GET changes/')
+      const page = await response.json() as { results: Revision[] }
+      if (page.results.length === 0) return
+      for (const revision of page.results) await deliver(revision)
+    }
+  }
+
+  /** A tab that follows another's stream: each event in order, after what it missed. */
+  const follow = async (event: ServerEvent): Promise<void> => {
+    try {
+      if (event.type === 'hello') {
+        await handle(event)
+        await catchUp(revOf(event))
+        return
+      }
+      // Nothing to follow from yet: the hello that answers this tab's ask is on its way.
+      if (rev === undefined) return
+      if (event.type === 'change') await catchUp(revOf(event) - 1)
+      await handle(event)
+    } catch (error) {
+      // `rev` stays where it was: the next event catches up from there.
+      if (!stop.signal.aborted) options.onError?.(error, true)
+    }
+  }
+
+  const sharing = tabSharing(options.shareAs)
+  const done = sharing === undefined
+    ? run()
+    : sharing(stop.signal, run, follow)
   return {
     get rev () { return rev },
     close: () => stop.abort(),
     done
+  }
+}
+
+// What tab sharing uses of the browser, said here so that the client's types need neither the
+// DOM library nor Node's.
+interface TabChannel {
+  postMessage: (message: TabMessage) => void
+  onmessage: ((event: { data: TabMessage }) => void) | null
+  close: () => void
+}
+interface TabLocks {
+  request: (name: string, options: { signal: AbortSignal }, callback: () => Promise<void>) => Promise<unknown>
+}
+/** An event of the stream, or a new tab asking where the stream is. */
+type TabMessage = { event: ServerEvent } | { ask: true }
+
+/**
+ * Runs a subscription shared under `name` with the other tabs: while another tab holds the
+ * lock, this one follows the events it passes on; once this one holds it, it reads the stream
+ * itself (`run`) and passes each event on. Undefined where the browser cannot share.
+ */
+function tabSharing (name: string | undefined): ((
+  stop: AbortSignal, run: (relay: (event: ServerEvent) => void) => Promise<void>, follow: (event: ServerEvent) => Promise<void>
+) => Promise<void>) | undefined {
+  const browser = globalThis as unknown as { BroadcastChannel?: new (name: string) => TabChannel, navigator?: { locks?: TabLocks } }
+  const Channel = browser.BroadcastChannel
+  const locks = browser.navigator?.locks
+  if (name === undefined || Channel === undefined || locks === undefined) return undefined
+  return async (stop, run, follow) => {
+    const channel = new Channel(`preferences-events ${name}`)
+    let leading = false
+    // The last revision the leading tab has seen: a tab that asks is told it as a hello.
+    let seen: number | undefined
+    let following = Promise.resolve()
+    channel.onmessage = ({ data }) => {
+      if ('ask' in data) {
+        if (leading && seen !== undefined) channel.postMessage({ event: { type: 'hello', data: JSON.stringify({ rev: seen }) } })
+      } else if (!leading) {
+        const { event } = data
+        following = following.then(async () => follow(event))
+      }
+    }
+    channel.postMessage({ ask: true })
+    let shared = true
+    try {
+      await locks.request(`preferences-events ${name}`, { signal: stop }, async () => {
+        leading = true
+        await following
+        await run((event) => {
+          if (event.type === 'hello' || event.type === 'change' || event.type === 'reset') seen = revOf(event)
+          channel.postMessage({ event })
+        })
+      })
+    } catch {
+      shared = false
+    } finally {
+      channel.close()
+    }
+    // Closed while waiting: the request was aborted. Refused (a page whose origin may not take
+    // locks): this tab reads the stream on its own.
+    if (!shared && !stop.aborted) await run(() => {})
   }
 }
 

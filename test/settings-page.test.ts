@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Type } from '@sinclair/typebox'
-import { type Browser, chromium, type Page, type Request } from 'playwright-core'
+import { type Browser, type BrowserContext, chromium, type Page, type Request } from 'playwright-core'
 import t from 'tap'
 import type { Test } from 'tap'
 import type { KeyRegistry } from '../index.js'
@@ -117,8 +117,8 @@ if (!existsSync(CHROMIUM)) {
   }
 
   /** A new page (its own tab) signed in with `tok`, once its preferences are live. */
-  const open = async (t: Test, base: string, tok: string): Promise<Opened> => {
-    const page = await (browser as Browser).newPage()
+  const open = async (t: Test, base: string, tok: string, context?: BrowserContext): Promise<Opened> => {
+    const page = await (context ?? browser as Browser).newPage()
     t.after(() => page.close())
     const requests: Request[] = []
     const errors: string[] = []
@@ -187,6 +187,36 @@ if (!existsSync(CHROMIUM)) {
     await a.row('tour.welcome').locator('input[type="checkbox"]:checked').waitFor({ timeout: 1000 })
     await checkToken(t, a, user)
     await checkToken(t, b, user)
+  })
+
+  t.test('tabs of one browser share one stream, and another takes it over when its tab closes', async (t) => {
+    const { base, api } = await serve(t)
+    const user = token(8)
+    // One browser profile: its tabs share Web Locks and BroadcastChannels (newPage alone makes
+    // a profile per page, as separate browsers would be).
+    const context = await (browser as Browser).newContext()
+    t.after(() => context.close())
+    const tabs = [await open(t, base, user, context), await open(t, base, user, context), await open(t, base, user, context)]
+    const streams = (opened: Opened[]) => opened.flatMap((tab) => tab.requests.filter((request) => /\/events\/$/.test(request.url())))
+    t.equal(streams(tabs).length, 1, 'one stream for three tabs')
+    t.equal(streams([tabs[0]]).length, 1, 'held by the first')
+
+    await api('PUT', '/user/me/preference/by-key/theme/', user, { value: 'dark' })
+    for (const tab of tabs) await shows(tab, 'theme', 'dark')
+
+    await tabs[0].page.close()
+    const rest = tabs.slice(1)
+    // Changes made before another tab has taken over reach both tabs too (it resumes after the
+    // last revision it received).
+    await api('PUT', '/user/me/preference/by-key/fontSize/', user, { value: 20 })
+    for (let i = 0; i < 50 && streams(rest).length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 100))
+    t.equal(streams(rest).length, 1, 'one of the other two opened the stream')
+    await api('PUT', '/user/me/preference/by-key/theme/', user, { value: 'light' })
+    for (const tab of rest) {
+      await shows(tab, 'theme', 'light')
+      t.equal(await tab.row('fontSize').locator('input').inputValue(), '20')
+      await checkToken(t, tab, user)
+    }
   })
 
   t.test('a locked key and an admin-only key are read-only', async (t) => {

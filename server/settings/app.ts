@@ -281,6 +281,8 @@ async function main (): Promise<void> {
   const copy = live({
     baseUrl: api,
     token,
+    // The page's tabs share one stream (a browser opens at most six connections to a server).
+    shareAs: `${api} ${String(claims.sub)}`,
     onUpdate: sync,
     onHello: () => { status.textContent = `${who}. Live: changes made elsewhere show here as they happen.` },
     onError: (error, willRetry) => {
