@@ -266,21 +266,30 @@ export function subscribe (options: SubscribeOptions): Subscription {
     }
   }
 
-  /** A tab that follows another's stream: each event in order, after what it missed. */
+  /**
+   * A tab that follows another's stream: each event in order, after what it missed. A failure
+   * (a callback that threw, a read of the change feed) is tried again after the same waits as a
+   * reconnection; the events behind it wait their turn.
+   */
   const follow = async (event: ServerEvent): Promise<void> => {
-    try {
-      if (event.type === 'hello') {
+    for (let attempt = 0; !stop.signal.aborted; attempt++) {
+      try {
+        if (event.type === 'hello') {
+          await handle(event)
+          await catchUp(revOf(event))
+          return
+        }
+        // Nothing to follow from yet: the hello that answers this tab's ask is on its way.
+        if (rev === undefined) return
+        if (event.type === 'change') await catchUp(revOf(event) - 1)
         await handle(event)
-        await catchUp(revOf(event))
         return
+      } catch (error) {
+        if (stop.signal.aborted) return
+        options.onError?.(error, true)
+        const backoff = Math.min(maxRetryMs, retryMs * 2 ** attempt)
+        await sleep(backoff / 2 + Math.random() * backoff / 2, stop.signal)
       }
-      // Nothing to follow from yet: the hello that answers this tab's ask is on its way.
-      if (rev === undefined) return
-      if (event.type === 'change') await catchUp(revOf(event) - 1)
-      await handle(event)
-    } catch (error) {
-      // `rev` stays where it was: the next event catches up from there.
-      if (!stop.signal.aborted) options.onError?.(error, true)
     }
   }
 
