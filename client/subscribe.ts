@@ -187,13 +187,16 @@ export function subscribe (options: SubscribeOptions): Subscription {
     await options.onChange(revision)
     rev = revision.rev
   }
+  const reset = async (at: number): Promise<void> => {
+    await options.onReset?.(at)
+    rev = at
+  }
   const handle = async (event: ServerEvent): Promise<void> => {
     if (event.type === 'change') return deliver(JSON.parse(event.data) as Revision)
     if (event.type !== 'hello' && event.type !== 'reset') return
     const at = revOf(event)
     if (event.type === 'reset') {
-      await options.onReset?.(at)
-      rev = at
+      await reset(at)
     } else {
       await options.onHello?.(at)
       rev ??= at
@@ -256,7 +259,7 @@ export function subscribe (options: SubscribeOptions): Subscription {
       const headers = await connection.headers({ accept: 'application/json' })
       const response = await connection.fetch(`${connection.root}/changes/?since=${rev}&limit=1000`, { headers, signal: stop.signal })
       if (response.status === 410) {
-        await handle({ type: 'reset', data: JSON.stringify({ rev: upTo }) })
+        await reset(upTo)
         return
       }
       if (response.status !== 200) throw await answerError(response, 'GET changes/')

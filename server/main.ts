@@ -3,6 +3,13 @@ import { API_PREFIX, buildApp, SETTINGS_PREFIX } from './app.js'
 import { loadConfig } from './config.js'
 import { signTokenWith } from './tokens.js'
 
+// Which variable a start-up failure points to, by its message (a REDIS_URL message names itself).
+const START_HINTS: Array<[RegExp, string]> = [
+  [/keys\[|unknownKeys/, ' (check KEYS_FILE)'],
+  [/redisPrefix/, ' (check REDIS_PREFIX)'],
+  [/REDIS_URL/, '']
+]
+
 async function main (): Promise<void> {
   let config
   try {
@@ -32,9 +39,7 @@ async function main (): Promise<void> {
   } catch (error) {
     // Configuration mistakes (a bad DATABASE_URL or KEYS_FILE, an unreachable database) end here.
     const message = (error as Error).message
-    const hint = /keys\[|unknownKeys/.test(message)
-      ? ' (check KEYS_FILE)'
-      : /redisPrefix/.test(message) ? ' (check REDIS_PREFIX)' : /REDIS_URL/.test(message) ? '' : ' (check DATABASE_URL)'
+    const hint = START_HINTS.find(([pattern]) => pattern.test(message))?.[1] ?? ' (check DATABASE_URL)'
     process.stderr.write(`Cannot start: ${message}${hint}\n`)
     process.exit(1)
   }

@@ -182,3 +182,11 @@ export function client (app: FastifyInstance, tokenValue: string): Client {
     create: async (key, value, userId = 'me') => request('POST', `/user/${userId}/preference/`, { key, value })
   }
 }
+
+/** Polls `check` until it is true; fails with `what` after 10 s. */
+export async function until (check: () => boolean, what: string): Promise<void> {
+  for (const start = Date.now(); !check();) {
+    if (Date.now() - start > 10_000) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}

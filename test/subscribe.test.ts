@@ -3,7 +3,7 @@ import t from 'tap'
 import type { Test } from 'tap'
 import { live, PreferencesApiError, type Revision, subscribe, type SubscribeOptions } from '../client/index.js'
 import { KEYS } from './keys-fixture.js'
-import { adminToken, build, type BuildOptions, client, PREFIX, token } from './helper.js'
+import { adminToken, build, type BuildOptions, client, PREFIX, token, until } from './helper.js'
 
 // subscribe() and live() against a real listening server: the client reads the event stream
 // over fetch as a browser would, and the server side of each stream is watched directly.
@@ -31,14 +31,6 @@ async function listen (t: Test, options: BuildOptions = {}) {
     return fetch(input, init)
   }
   return { ...test, streams, sent, fetch: recording, baseUrl: `${address}${PREFIX}` }
-}
-
-/** Polls `check` until it is true; fails with `what` after 10 s. */
-async function until (check: () => boolean, what: string): Promise<void> {
-  for (const start = Date.now(); !check();) {
-    if (Date.now() - start > 10_000) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
 }
 
 /** A subscription that records what it receives; closed when the test ends. */

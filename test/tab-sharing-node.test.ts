@@ -1,7 +1,7 @@
 import t from 'tap'
 import type { Test } from 'tap'
 import { subscribe, type Subscription } from '../client/index.js'
-import { build, client, PREFIX, token } from './helper.js'
+import { build, client, PREFIX, token, until } from './helper.js'
 
 // subscribe({ shareAs }) run in Node, whose BroadcastChannel is the real one but which has no
 // Web Locks: the lock manager below stands in for the browser's (first come, first served;
@@ -86,13 +86,6 @@ function tab (t: Test, served: Awaited<ReturnType<typeof listen>>, options: { si
     await subscription.done
   })
   return { log, subscription }
-}
-
-async function until (check: () => boolean, what: string): Promise<void> {
-  for (const start = Date.now(); !check();) {
-    if (Date.now() - start > 10_000) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
 }
 
 const streamsOf = (calls: string[]) => calls.filter((call) => call.endsWith('/events/'))
