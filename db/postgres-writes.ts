@@ -9,7 +9,7 @@ import type { Database, KeyPolicy, UserPreferenceRow } from './types.js'
 // then the preference is written, the revision bumped with the preference count, the change
 // logged and the log pruned. One round trip, and the user's lock is held for one statement
 // and its commit instead of a transaction's worth of round trips. A non-admin's write also
-// checks the scope locks in the statement (`scopes`, a JSON array: none for an admin); a
+// checks the scope locks in the statement (`scopes`, an array: none for an admin); a
 // locked key writes nothing, and the caller finds out why on its slower path.
 
 /** A row of user_preference and the revision its write made. */
@@ -43,10 +43,10 @@ const logAndPrune = (p: Param, from: RawBuilder<unknown>, changes: RawBuilder<st
       and rev > (select rev from bumped) - cast(${p('maxRevisions')} as bigint) - ${sql.lit(PRUNE_WINDOW)}
   )`
 
-/** True when no scope of the `scopes` parameter locks `key`. */
-const unlocked = (p: Param, key: RawBuilder<unknown>) => sql`not exists (
+/** True when no scope of the `scopes` parameter (a text array) locks any of `keys`. */
+const unlocked = (p: Param, ...keys: Array<RawBuilder<unknown>>) => sql`not exists (
     select 1 from preference_default l
-    where l.locked = 1 and l.key = ${key} and l.scope in (select jsonb_array_elements_text(cast(${p('scopes')} as jsonb))))`
+    where l.locked = 1 and l.key in (${sql.join(keys)}) and l.scope = any(cast(${p('scopes')} as text[])))`
 
 /**
  * True when the `policy` parameter (a KeyPolicy as JSON, or null for none) lets the write
@@ -110,7 +110,7 @@ const updateStatement = (target: 'id' | 'key') => statement<RevisedRow & { old_k
     where u.user_id = cast(${p('userId')} as bigint) and ${target === 'id'
       ? sql`u.id = cast(${p('id')} as bigint)`
       : sql`u.key = cast(${p('targetKey')} as text)`} and ${unchanged(p, 'u')}
-      and ${unlocked(p, sql`u.key`)} and ${unlocked(p, sql`coalesce(cast(${p('key')} as text), u.key)`)} and ${allowed(p, sql`u.key`)}
+      and ${unlocked(p, sql`u.key`, sql`coalesce(cast(${p('key')} as text), u.key)`)} and ${allowed(p, sql`u.key`)}
     returning u.*
   ),
   bumped as (
@@ -154,7 +154,7 @@ export interface ExpectedRow {
 
 const revisionValues = (userId: number, log: RevisionLog, now: string, scopes: readonly string[], policy?: KeyPolicy) => ({
   userId,
-  scopes: JSON.stringify(scopes),
+  scopes: [...scopes],
   policy: policy === undefined ? null : JSON.stringify(policy),
   now,
   actorId: log.actor?.id ?? null,

@@ -1,6 +1,7 @@
 import pg from 'pg'
 import t from 'tap'
-import { compiledTransaction, DirectTransaction } from '../db/direct/compiled-statements.js'
+import { sql } from 'kysely'
+import { compiledQuery, compiledTransaction, DirectTransaction } from '../db/direct/compiled-statements.js'
 import { openDatabase } from '../db/connect.js'
 import { migrateToLatest } from '../db/migrate.js'
 import { deletePreference, findPreference, insertPreference, listPreferences } from '../db/preference-repository.js'
@@ -115,4 +116,29 @@ t.test('compiledTransaction on PostgreSQL: a connection lost mid-transaction fai
   const kept = await insertPreference(db, 1, { key: 'kept', valueJson: '2' }, NOW)
   const page = await listPreferences(db, 1, { keys: [], limit: 10, offset: 0 })
   t.same(page.results.map((p) => p.key), [kept.key], 'the lost transaction wrote nothing; the pool works again')
+})
+
+t.test('a compiled query binds a value it uses several times once on PostgreSQL, and still reads right on both backends', async (t) => {
+  const { db } = openDatabase(await freshDatabaseUrl(t))
+  t.after(() => db.destroy())
+  const sum = compiledQuery<'a' | 'b', { n: number | string, m: number | string }>((db, p) => ({
+    compile: () => sql<{ n: number | string, m: number | string }>`select cast(${p('a')} as integer) * 100 + cast(${p('b')} as integer) * 10
+      + cast(${p('a')} as integer) as n, cast(${p('b')} as integer) + 1 as m`.compile(db)
+  }))
+  const sent: unknown[][] = []
+  const query = pg.Client.prototype.query
+  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+    const config = args[0] as { values?: unknown[] }
+    if (Array.isArray(config?.values)) sent.push(config.values)
+    return (query as (...a: unknown[]) => unknown).apply(this, args)
+  } as typeof query
+  t.after(() => { pg.Client.prototype.query = query })
+
+  const [row] = await sum(db, { a: 3, b: 4 })
+  t.same([Number(row.n), Number(row.m)], [343, 5])
+  if (BACKEND === 'postgres') t.same(sent, [[3, 4]], 'one parameter per named value')
+
+  const literal = compiledQuery<'a', { s: string }>((db, p) => ({ compile: () => sql<{ s: string }>`select '$1' || cast(${p('a')} as text) as s`.compile(db) }))
+  if (BACKEND === 'postgres') await t.rejects(literal(db, { a: 'x' }), /unexpected \$1/, 'a "$" and digits in a literal is refused, not renumbered')
+  else t.same(await literal(db, { a: 'x' }), [{ s: '$1x' }])
 })

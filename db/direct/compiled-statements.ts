@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert'
-import type { Compilable, CompiledQuery, Kysely } from 'kysely'
+import { type Compilable, type CompiledQuery, type Kysely, PostgresAdapter } from 'kysely'
 import type { Database } from '../types.js'
 
 const MARK = '\u0000kysely-param:'
@@ -69,6 +69,25 @@ export async function compiledTransaction<T> (db: Kysely<Database>, body: (trx: 
 }
 
 /**
+ * On PostgreSQL, binds each named value once: the statement text refers to one numbered
+ * parameter wherever the value is used. The server converts each parameter it is sent (a JSON
+ * one is parsed), so a policy used in four places was parsed four times per write.
+ */
+function bindOnce<P extends string> (sql: string, slots: P[]): { sql: string, slots: P[] } {
+  const unique: P[] = []
+  let seen = 0
+  const text = sql.replace(/\$(\d+)/g, (_, n: string) => {
+    // Kysely numbers its placeholders in order; anything else (a "$" in a literal) is not one.
+    assert(Number(n) === ++seen, `unexpected $${n} in a compiled query: ${sql}`)
+    const slot = slots[seen - 1]
+    const index = unique.includes(slot) ? unique.indexOf(slot) : unique.push(slot) - 1
+    return `$${index + 1}`
+  })
+  assert(seen === slots.length, `placeholders and parameters differ in a compiled query: ${sql}`)
+  return { sql: text, slots: unique }
+}
+
+/**
  * A statement built and compiled once per dialect, then run with new values: Kysely would
  * otherwise build and compile the same query object tree on every request. Values stand in
  * as named markers while compiling; every marker must end up as a bound parameter. `pick`
@@ -85,11 +104,16 @@ function compiled<P extends string, T> (
     let entry = byAdapter.get(adapter)
     if (entry === undefined) {
       const compiled = build(db, (name) => `${MARK}${name}` as never).compile()
-      const slots = compiled.parameters.map((value) => {
+      const marked = compiled.parameters.map((value) => {
         assert(typeof value === 'string' && value.startsWith(MARK), `a literal value in a compiled query: ${compiled.sql}`)
         return value.slice(MARK.length) as P
       })
-      entry = { compiled, slots }
+      if (db.getExecutor().adapter instanceof PostgresAdapter) {
+        const { sql, slots } = bindOnce(compiled.sql, marked)
+        entry = { compiled: { ...compiled, sql }, slots }
+      } else {
+        entry = { compiled, slots: marked }
+      }
       byAdapter.set(adapter, entry)
     }
     const { compiled, slots } = entry
