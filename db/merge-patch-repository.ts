@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely'
+import { type Kysely, sql } from 'kysely'
 import { KeyExistsError, LimitReachedError } from '../schemas/errors.js'
 import type { Preference } from '../schemas/preference.js'
 import {
@@ -6,8 +6,9 @@ import {
   retryOnUniqueViolation, type Revised, toPreference
 } from './preference-repository.js'
 import { type ChangeEntry, currentRevision, recordRevision, type RevisionLog } from './revision-repository.js'
+import { compiledSql } from './direct/compiled-statements.js'
 import { writeTransaction } from './sqlite-group-commit.js'
-import type { Database } from './types.js'
+import type { Database, UserPreferenceRow } from './types.js'
 
 type Db = Kysely<Database>
 
@@ -43,6 +44,29 @@ const CHUNK = 500
 // Rows per multi-row INSERT (five parameters each): the same bound.
 const INSERT_ROWS = 100
 
+// PostgreSQL: each step is one statement over arrays of keys and values, compiled once; a
+// statement per chunk of 100 to 500 rows, each value its own parameter, was parsed and planned
+// afresh on every call.
+const pg = {
+  readKeys: compiledSql<UserPreferenceRow>((p) => sql`select * from user_preference
+    where user_id = cast(${p('userId')} as bigint) and key = any(cast(${p('keys')} as text[])) for update`),
+  readAll: compiledSql<UserPreferenceRow>((p) => sql`select * from user_preference
+    where user_id = cast(${p('userId')} as bigint) order by id for update`),
+  deleteKeys: compiledSql((p) => sql`delete from user_preference
+    where user_id = cast(${p('userId')} as bigint) and key = any(cast(${p('keys')} as text[]))`),
+  // Ordered by position, so the ids follow the order given.
+  insertMany: compiledSql<UserPreferenceRow>((p) => sql`insert into user_preference (user_id, key, value, created_at, last_updated_at)
+    select cast(${p('userId')} as bigint), n.key, n.value, cast(${p('now')} as timestamptz), cast(${p('now')} as timestamptz)
+    from unnest(cast(${p('keys')} as text[]), cast(${p('values')} as text[])) with ordinality as n (key, value, position)
+    order by n.position
+    returning *`),
+  updateMany: compiledSql<UserPreferenceRow>((p) => sql`update user_preference u
+    set value = n.value, last_updated_at = cast(${p('now')} as timestamptz)
+    from unnest(cast(${p('ids')} as bigint[]), cast(${p('values')} as text[])) as n (id, value)
+    where u.user_id = cast(${p('userId')} as bigint) and u.id = n.id
+    returning u.*`)
+}
+
 function chunks<T> (items: T[], size = CHUNK): T[][] {
   const out: T[][] = []
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size))
@@ -57,7 +81,10 @@ function chunks<T> (items: T[], size = CHUNK): T[][] {
 async function insertAll (trx: Db, userId: number, creates: NewPreference[], timestamp: string): Promise<Map<string, Preference>> {
   const created = new Map<string, Preference>()
   if (creates.length === 1) created.set(creates[0].key, await insertPreference(trx, userId, creates[0], timestamp))
-  else {
+  else if (isPostgres(trx)) {
+    const rows = await pg.insertMany(trx, { userId, keys: creates.map((c) => c.key), values: creates.map((c) => c.valueJson), now: timestamp })
+    for (const row of rows) created.set(row.key, toPreference(row))
+  } else {
     for (const chunk of chunks(creates, INSERT_ROWS)) {
       const rows = await trx.insertInto('user_preference')
         .values(chunk.map((c) => ({ user_id: userId, key: c.key, value: c.valueJson, created_at: timestamp, last_updated_at: timestamp })))
@@ -69,14 +96,52 @@ async function insertAll (trx: Db, userId: number, creates: NewPreference[], tim
   return created
 }
 
+async function deleteAll (trx: Db, userId: number, keys: string[]): Promise<void> {
+  if (keys.length === 0) return
+  if (isPostgres(trx)) {
+    await pg.deleteKeys(trx, { userId, keys })
+    return
+  }
+  for (const chunk of chunks(keys)) {
+    await trx.deleteFrom('user_preference').where('user_id', '=', userId).where('key', 'in', chunk).execute()
+  }
+}
+
+/** Gives stored preferences (`current`) new values. */
+async function updateAll (
+  trx: Db, userId: number, updates: NewPreference[], current: ReadonlyMap<string, Preference>, timestamp: string
+): Promise<Map<string, Preference>> {
+  const updated = new Map<string, Preference>()
+  const ids = updates.map((update) => (current.get(update.key) as Preference).id)
+  if (updates.length > 1 && isPostgres(trx)) {
+    const rows = await pg.updateMany(trx, { userId, ids, values: updates.map((u) => u.valueJson), now: timestamp })
+    for (const row of rows) updated.set(row.key, toPreference(row))
+    return updated
+  }
+  for (const [i, update] of updates.entries()) {
+    const row = await trx.updateTable('user_preference')
+      .set({ value: update.valueJson, last_updated_at: timestamp })
+      .where('user_id', '=', userId)
+      .where('id', '=', ids[i])
+      .returningAll()
+      .executeTakeFirstOrThrow()
+    updated.set(row.key, toPreference(row))
+  }
+  return updated
+}
+
 /** The user's stored preferences among `keys`, or all of them; locked on PostgreSQL. */
 async function readForWrite (trx: Db, userId: number, keys: readonly string[] | 'all'): Promise<Map<string, Preference>> {
   const current = new Map<string, Preference>()
+  if (isPostgres(trx)) {
+    const rows = keys === 'all' ? await pg.readAll(trx, { userId }) : await pg.readKeys(trx, { userId, keys })
+    for (const row of rows) current.set(row.key, toPreference(row))
+    return current
+  }
   for (const chunk of keys === 'all' ? [undefined] : chunks([...keys])) {
     let query = trx.selectFrom('user_preference').selectAll().where('user_id', '=', userId)
     if (chunk !== undefined) query = query.where('key', 'in', chunk)
     else query = query.orderBy('id')
-    if (isPostgres(trx)) query = query.forUpdate()
     for (const row of await query.execute()) current.set(row.key, toPreference(row))
   }
   return current
@@ -112,28 +177,10 @@ export async function applyPreferencePatch (
       return { result: { results: [], deleted }, rev: (await currentRevision(trx, userId, log.maxRevisions)).rev }
     }
 
-    for (const chunk of chunks(deleted)) {
-      await trx.deleteFrom('user_preference')
-        .where('user_id', '=', userId)
-        .where('key', 'in', chunk)
-        .execute()
-    }
+    await deleteAll(trx, userId, deleted)
     const created = await insertAll(trx, userId, creates, timestamp)
-    const results: Preference[] = []
-    for (const write of writes) {
-      const existing = current.get(write.key)
-      if (existing === undefined) {
-        results.push(created.get(write.key) as Preference)
-        continue
-      }
-      const row = await trx.updateTable('user_preference')
-        .set({ value: write.valueJson, last_updated_at: timestamp })
-        .where('user_id', '=', userId)
-        .where('id', '=', existing.id)
-        .returningAll()
-        .executeTakeFirstOrThrow()
-      results.push(toPreference(row))
-    }
+    const updated = await updateAll(trx, userId, writes.filter((write) => current.has(write.key)), current, timestamp)
+    const results = writes.map((write) => (created.get(write.key) ?? updated.get(write.key)) as Preference)
     // One revision for the whole patch; a patch that changed nothing makes none.
     const changes: ChangeEntry[] = [
       ...deleted.map((key) => ({ op: 'delete' as const, key, id: (current.get(key) as Preference).id })),

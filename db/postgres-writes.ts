@@ -1,8 +1,8 @@
-import { type Compilable, type Kysely, type RawBuilder, sql } from 'kysely'
-import { compiledQuery, type Queryable } from './direct/compiled-statements.js'
+import { type RawBuilder, sql } from 'kysely'
+import { compiledSql, type Queryable } from './direct/compiled-statements.js'
 import { userWrite } from './postgres-user-batches.js'
 import type { RevisionLog } from './revision-repository.js'
-import type { Database, KeyPolicy, UserPreferenceRow } from './types.js'
+import type { KeyPolicy, UserPreferenceRow } from './types.js'
 
 // PostgreSQL writes as one statement each, in autocommit: the user's revision row is locked
 // first (so every write of a user, here or in a transaction, takes its locks in one order),
@@ -17,8 +17,7 @@ export type RevisedRow = UserPreferenceRow & { revision: number | string }
 
 type Param = (name: string) => never
 
-const statement = <R>(build: (p: Param) => RawBuilder<R>) =>
-  compiledQuery<string, R>((db: Kysely<Database>, p) => ({ compile: () => build(p).compile(db) }) as Compilable<R>)
+const statement = compiledSql
 
 // Each write prunes the revision that falls out of the log, looking only this far back: the
 // rows it deleted before stay in the index as dead entries until a vacuum, and a scan from the

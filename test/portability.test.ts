@@ -304,3 +304,33 @@ t.test('a 1,000-key import is one transaction: one revision, every row', async (
   const again = await c.request('POST', importUrl(1, '?mode=replace'), { preferences })
   t.same([again.json().rev, again.json().unchanged.length], [1, 1000], 'the same again changes nothing')
 })
+
+t.test('keys and values that an array literal would have to escape go through a bulk import and back unchanged', async (t) => {
+  const test = await build(t)
+  const c = client(test.app, token(1))
+  // PostgreSQL writes an import's keys and values as text arrays: quotes, backslashes, commas,
+  // braces, spaces, NULL and non-ASCII must stay what they were.
+  const awkward = ['a"b', 'back\\slash', 'com,ma', '{brace}', ' lead and trail ', 'NULL', 'null', 'ключ ✓ 🎉', "it's"]
+  const first = Object.fromEntries(awkward.map((key, i) => [key, i % 2 === 0 ? { key, n: i } : `"${key}" \\ {${i}}`]))
+  const created = await c.request('POST', importUrl(1), { preferences: first })
+  t.equal(created.statusCode, 200)
+  t.same(created.json().created, [...awkward].sort((a, b) => a < b ? -1 : 1))
+  const rows = (await test.rows()).filter((r) => r.user_id === 1)
+  t.same(rows.map((r) => r.key), awkward, 'stored with ids in the document\'s order')
+  t.same(rows.map((r) => JSON.parse(r.value)), Object.values(first))
+
+  // The same keys again, half of them with new values: an update of several rows at once.
+  const second = Object.fromEntries(awkward.map((key, i) => [key, i % 2 === 0 ? [key, 'again'] : first[key]]))
+  const updated = await c.request('POST', importUrl(1), { preferences: second })
+  t.same(updated.json().updated, awkward.filter((_, i) => i % 2 === 0).sort((a, b) => a < b ? -1 : 1))
+  const after = (await test.rows()).filter((r) => r.user_id === 1)
+  t.same(after.map((r) => [r.id, r.key, JSON.parse(r.value)]), rows.map((r, i) => [r.id, r.key, second[awkward[i]]]), 'same ids, new values')
+  const exported = (await c.request('GET', '/user/1/preference/export/')).json() as { preferences: Record<string, unknown> }
+  t.same(exported.preferences, second)
+
+  const patched = await c.request('PATCH', '/user/1/preference/', Object.fromEntries(awkward.slice(0, 3).map((key) => [key, null])),
+    { 'content-type': 'application/merge-patch+json' })
+  t.equal(patched.statusCode, 200)
+  t.same(patched.json().deleted, awkward.slice(0, 3))
+  t.same((await test.rows()).filter((r) => r.user_id === 1).map((r) => r.key), awkward.slice(3), 'the deleted keys, and only they, are gone')
+})

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert'
-import { type Compilable, type CompiledQuery, type Kysely, PostgresAdapter } from 'kysely'
+import { type Compilable, type CompiledQuery, type Kysely, PostgresAdapter, type RawBuilder } from 'kysely'
 import type { Database } from '../types.js'
 
 const MARK = '\u0000kysely-param:'
@@ -138,3 +138,7 @@ export const compiledQuery = <P extends string, R>(
 export const compiledCommand = <P extends string>(
   build: (db: Kysely<Database>, param: (name: P) => never) => Compilable<unknown>
 ): (target: Queryable, values: Record<P, unknown>) => Promise<number> => compiled(build, (result) => result.rowCount ?? 0)
+
+/** A compiled query (see compiled()) written as one `sql` template: `p(name)` stands for a value. */
+export const compiledSql = <R>(build: (p: (name: string) => never) => RawBuilder<R>) =>
+  compiledQuery<string, R>((db, p) => ({ compile: () => build(p).compile(db) }) as Compilable<R>)
