@@ -1,5 +1,6 @@
 import { type Kysely, sql } from 'kysely'
 import { KeyExistsError, LimitReachedError } from '../schemas/errors.js'
+import { JsonText } from '../lib/json-text.js'
 import type { Preference } from '../schemas/preference.js'
 import {
   countPreferences, insertPreference, isPostgres, lockUserForWrite, type NewPreference,
@@ -46,7 +47,8 @@ const INSERT_ROWS = 100
 
 // PostgreSQL: each step is one statement over arrays of keys and values, compiled once; a
 // statement per chunk of 100 to 500 rows, each value its own parameter, was parsed and planned
-// afresh on every call.
+// afresh on every call. Writes return only the ids: the caller knows the rest, and reading
+// back a thousand stored values cost about as much as writing them.
 const pg = {
   readKeys: compiledSql<UserPreferenceRow>((p) => sql`select * from user_preference
     where user_id = cast(${p('userId')} as bigint) and key = any(cast(${p('keys')} as text[])) for update`),
@@ -55,16 +57,15 @@ const pg = {
   deleteKeys: compiledSql((p) => sql`delete from user_preference
     where user_id = cast(${p('userId')} as bigint) and key = any(cast(${p('keys')} as text[]))`),
   // Ordered by position, so the ids follow the order given.
-  insertMany: compiledSql<UserPreferenceRow>((p) => sql`insert into user_preference (user_id, key, value, created_at, last_updated_at)
+  insertMany: compiledSql<{ id: number | string, key: string }>((p) => sql`insert into user_preference (user_id, key, value, created_at, last_updated_at)
     select cast(${p('userId')} as bigint), n.key, n.value, cast(${p('now')} as timestamptz), cast(${p('now')} as timestamptz)
     from unnest(cast(${p('keys')} as text[]), cast(${p('values')} as text[])) with ordinality as n (key, value, position)
     order by n.position
-    returning *`),
-  updateMany: compiledSql<UserPreferenceRow>((p) => sql`update user_preference u
+    returning id, key`),
+  updateMany: compiledSql((p) => sql`update user_preference u
     set value = n.value, last_updated_at = cast(${p('now')} as timestamptz)
     from unnest(cast(${p('ids')} as bigint[]), cast(${p('values')} as text[])) as n (id, value)
-    where u.user_id = cast(${p('userId')} as bigint) and u.id = n.id
-    returning u.*`)
+    where u.user_id = cast(${p('userId')} as bigint) and u.id = n.id`)
 }
 
 function chunks<T> (items: T[], size = CHUNK): T[][] {
@@ -83,7 +84,8 @@ async function insertAll (trx: Db, userId: number, creates: NewPreference[], tim
   if (creates.length === 1) created.set(creates[0].key, await insertPreference(trx, userId, creates[0], timestamp))
   else if (isPostgres(trx)) {
     const rows = await pg.insertMany(trx, { userId, keys: creates.map((c) => c.key), values: creates.map((c) => c.valueJson), now: timestamp })
-    for (const row of rows) created.set(row.key, toPreference(row))
+    const values = new Map(creates.map((c) => [c.key, c.valueJson]))
+    for (const { id, key } of rows) created.set(key, written(Number(id), userId, key, values.get(key) as string, timestamp, timestamp))
   } else {
     for (const chunk of chunks(creates, INSERT_ROWS)) {
       const rows = await trx.insertInto('user_preference')
@@ -107,6 +109,10 @@ async function deleteAll (trx: Db, userId: number, keys: string[]): Promise<void
   }
 }
 
+/** A preference as a write stored it. */
+const written = (id: number, userId: number, key: string, valueJson: string, createdAt: string, updatedAt: string): Preference =>
+  ({ id, user_id: userId, key, value: new JsonText(valueJson), created_at: createdAt, last_updated_at: updatedAt })
+
 /** Gives stored preferences (`current`) new values. */
 async function updateAll (
   trx: Db, userId: number, updates: NewPreference[], current: ReadonlyMap<string, Preference>, timestamp: string
@@ -114,8 +120,10 @@ async function updateAll (
   const updated = new Map<string, Preference>()
   const ids = updates.map((update) => (current.get(update.key) as Preference).id)
   if (updates.length > 1 && isPostgres(trx)) {
-    const rows = await pg.updateMany(trx, { userId, ids, values: updates.map((u) => u.valueJson), now: timestamp })
-    for (const row of rows) updated.set(row.key, toPreference(row))
+    await pg.updateMany(trx, { userId, ids, values: updates.map((u) => u.valueJson), now: timestamp })
+    for (const [i, { key, valueJson }] of updates.entries()) {
+      updated.set(key, written(ids[i], userId, key, valueJson, (current.get(key) as Preference).created_at, timestamp))
+    }
     return updated
   }
   for (const [i, update] of updates.entries()) {
