@@ -265,6 +265,23 @@ export async function createPreference (
   throw new LimitReachedError(maxPerUser, ': this user already holds that many')
 }
 
+/**
+ * PostgreSQL: creates in one statement, or gives undefined where createPreference would refuse
+ * or the key was created meanwhile (the user at the limit, a lock of `lockScopes`, a duplicate
+ * key): for a caller with a slower path that tells those apart.
+ */
+export async function createIfFree (
+  db: Db, userId: number, input: NewPreference, maxPerUser: number, log: RevisionLog, lockScopes: readonly string[]
+): Promise<Revised<Preference> | undefined> {
+  try {
+    const row = await createInOneStatement(db, userId, input.key, input.valueJson, maxPerUser, log, new Date().toISOString(), lockScopes)
+    return row === undefined ? undefined : { result: toPreference(row), rev: Number(row.revision) }
+  } catch (error) {
+    if (isUniqueViolation(error)) return undefined
+    throw error
+  }
+}
+
 /** Sets the value of preference `id` (and its last_updated_at), giving the row. */
 export const updateValue = compiledQuery<'userId' | 'id' | 'value' | 'now', UserPreferenceRow>((db, p) =>
   db.updateTable('user_preference').set({ value: p('value'), last_updated_at: p('now') })

@@ -6,7 +6,7 @@ import { applyPreferencePatch, type PatchOutcome, type PatchPlan } from '../db/m
 import { migrateToLatest } from '../db/migrate.js'
 import { erasePreferences, readAllPreferences } from '../db/portability-repository.js'
 import {
-  createPreference, deletePreference, deletePreferenceIfUnchanged, findPreference, findPreferenceByKey, isPostgres,
+  createIfFree, createPreference, deletePreference, deletePreferenceIfUnchanged, findPreference, findPreferenceByKey, isPostgres,
   listPreferences, type ListFilter, type Precondition, type PreferenceChanges, type PreferencePage, type PreferenceTarget,
   type Revised, updatePreference, updatePreferenceIfUnchanged
 } from '../db/preference-repository.js'
@@ -312,8 +312,8 @@ export class PreferenceCore {
   ): Promise<Revised<UpsertResult>> {
     const valueJson = this.encode(value, options.text)
     if (this.postgres) {
-      // Replacing a stored key is an update of its row in one statement, which checks the
-      // locks too; creating one takes the locking path. Only a precondition needs the row first.
+      // Replacing a stored key is an update of its row in one statement, creating one an
+      // insert in one statement; both check the locks too. Only a precondition needs the row first.
       this.checkReadOnly([key], context)
       const scopes = await this.lockScopes(userId, context)
       const expected = await this.locksFirst(userId, [key], context, async () => {
@@ -328,6 +328,13 @@ export class PreferenceCore {
         if (replaced !== undefined) {
           return this.published(userId, { result: { preference: replaced.result, created: false }, rev: replaced.rev })
         }
+      }
+      // Not stored: a create in one statement too. Where it writes nothing (the limit, a lock,
+      // the key created meanwhile) or a precondition must see the missing row, the locking
+      // path below decides.
+      if (options.precondition === undefined) {
+        const created = await createIfFree(this.db, userId, { key, valueJson }, this.options.maxPreferencesPerUser, this.log(context), scopes)
+        if (created !== undefined) return this.published(userId, { result: { preference: created.result, created: true }, rev: created.rev })
       }
     }
     await this.guard(userId, [key], context)
