@@ -372,6 +372,17 @@ const scenarios: Scenario[] = [
     })
   },
   {
+    name: 'put-new-key',
+    write: true,
+    warmup: true,
+    // A key saved for the first time: PUT by key of a key not stored yet, over the creators.
+    options: (counter) => dynamic('PUT', () => {
+      const n = counter.n++
+      const u = n % USERS
+      return { path: `/api/v2/user/${CREATOR_BASE + u}/preference/by-key/p${n}/`, token: tokens.creator[u], body: JSON.stringify({ value: { mode: 'light', n } }) }
+    })
+  },
+  {
     name: 'import-1000',
     write: true,
     warmup: true,
