@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely'
+import { type Compilable, type Kysely, type RawBuilder, sql } from 'kysely'
 import { KeyExistsError, LimitReachedError } from '../schemas/errors.js'
 import { JsonText } from '../lib/json-text.js'
 import type { Preference } from '../schemas/preference.js'
@@ -7,7 +7,7 @@ import {
   retryOnUniqueViolation, type Revised, toPreference
 } from './preference-repository.js'
 import { type ChangeEntry, currentRevision, recordRevision, type RevisionLog } from './revision-repository.js'
-import { compiledSql } from './direct/compiled-statements.js'
+import { compiledQuery } from './direct/compiled-statements.js'
 import { writeTransaction } from './sqlite-group-commit.js'
 import type { Database, UserPreferenceRow } from './types.js'
 
@@ -40,119 +40,90 @@ export interface PatchOutcome {
   deleted: string[]
 }
 
-// Keys per IN (...) list: far below SQLite's and PostgreSQL's limits on bound parameters.
-const CHUNK = 500
-// Rows per multi-row INSERT (five parameters each): the same bound.
-const INSERT_ROWS = 100
+// Each step is one statement over arrays of keys and values (PostgreSQL text arrays, SQLite
+// JSON arrays), compiled once: a statement per chunk of 100 to 500 rows, each value its own
+// parameter, was built and (on PostgreSQL) parsed and planned afresh on every call. Writes
+// return only the ids: the caller knows the rest, and reading back a thousand stored values
+// cost about as much as writing them.
+const bulk = <R>(build: (p: (name: string) => never, postgres: boolean) => RawBuilder<R>) =>
+  compiledQuery<string, R>((db, p) => ({ compile: () => build(p, isPostgres(db)).compile(db) }) as Compilable<R>)
 
-// PostgreSQL: each step is one statement over arrays of keys and values, compiled once; a
-// statement per chunk of 100 to 500 rows, each value its own parameter, was parsed and planned
-// afresh on every call. Writes return only the ids: the caller knows the rest, and reading
-// back a thousand stored values cost about as much as writing them.
-const pg = {
-  readKeys: compiledSql<UserPreferenceRow>((p) => sql`select * from user_preference
-    where user_id = cast(${p('userId')} as bigint) and key = any(cast(${p('keys')} as text[])) for update`),
-  readAll: compiledSql<UserPreferenceRow>((p) => sql`select * from user_preference
-    where user_id = cast(${p('userId')} as bigint) order by id for update`),
-  deleteKeys: compiledSql((p) => sql`delete from user_preference
-    where user_id = cast(${p('userId')} as bigint) and key = any(cast(${p('keys')} as text[]))`),
-  // Ordered by position, so the ids follow the order given.
-  insertMany: compiledSql<{ id: number | string, key: string }>((p) => sql`insert into user_preference (user_id, key, value, created_at, last_updated_at)
+/** `column` is one of the strings of array parameter `name` (see arrayOf). */
+const inArray = (p: (name: string) => never, postgres: boolean, column: RawBuilder<unknown>, name: string) => postgres
+  ? sql`${column} = any(cast(${p(name)} as text[]))`
+  : sql`${column} in (select value from json_each(${p(name)}))`
+/** An array parameter as the backend takes it. */
+const arrayOf = (db: Db, items: ReadonlyArray<string | number>): unknown => isPostgres(db) ? items : JSON.stringify(items)
+
+const readKeys = bulk<UserPreferenceRow>((p, postgres) => sql`select * from user_preference
+  where user_id = ${p('userId')} and ${inArray(p, postgres, sql.ref('key'), 'keys')}${postgres ? sql` for update` : sql``}`)
+const readAll = bulk<UserPreferenceRow>((p, postgres) => sql`select * from user_preference
+  where user_id = ${p('userId')} order by id${postgres ? sql` for update` : sql``}`)
+const deleteKeys = bulk((p, postgres) => sql`delete from user_preference
+  where user_id = ${p('userId')} and ${inArray(p, postgres, sql.ref('key'), 'keys')}`)
+// In the order given, so that the ids follow it. SQLite takes [key, value] pairs.
+const insertMany = bulk<{ id: number | string, key: string }>((p, postgres) => postgres
+  ? sql`insert into user_preference (user_id, key, value, created_at, last_updated_at)
     select cast(${p('userId')} as bigint), n.key, n.value, cast(${p('now')} as timestamptz), cast(${p('now')} as timestamptz)
     from unnest(cast(${p('keys')} as text[]), cast(${p('values')} as text[])) with ordinality as n (key, value, position)
     order by n.position
-    returning id, key`),
-  updateMany: compiledSql((p) => sql`update user_preference u
+    returning id, key`
+  : sql`insert into user_preference (user_id, key, value, created_at, last_updated_at)
+    select ${p('userId')}, n.value ->> 0, n.value ->> 1, ${p('now')}, ${p('now')} from json_each(${p('pairs')}) n
+    order by n.key
+    returning id, key`)
+const updateMany = bulk((p, postgres) => postgres
+  ? sql`update user_preference u
     set value = n.value, last_updated_at = cast(${p('now')} as timestamptz)
     from unnest(cast(${p('ids')} as bigint[]), cast(${p('values')} as text[])) as n (id, value)
-    where u.user_id = cast(${p('userId')} as bigint) and u.id = n.id`)
-}
+    where u.user_id = cast(${p('userId')} as bigint) and u.id = n.id`
+  : sql`update user_preference
+    set value = n.value ->> 1, last_updated_at = ${p('now')}
+    from json_each(${p('pairs')}) n
+    where user_preference.user_id = ${p('userId')} and user_preference.id = n.value ->> 0`)
 
-function chunks<T> (items: T[], size = CHUNK): T[][] {
-  const out: T[][] = []
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size))
-  return out
-}
+/** A preference as a write stored it. */
+const written = (id: number, userId: number, key: string, valueJson: string, createdAt: string, updatedAt: string): Preference =>
+  ({ id, user_id: userId, key, value: new JsonText(valueJson), created_at: createdAt, last_updated_at: updatedAt })
 
-/**
- * Inserts the new preferences (the caller holds the write lock and checked the limit), ids
- * in the order given: a multi-row INSERT per chunk, since a statement per row is most of the
- * cost of a large import.
- */
+/** Inserts the new preferences (the caller holds the write lock and checked the limit), ids in the order given. */
 async function insertAll (trx: Db, userId: number, creates: NewPreference[], timestamp: string): Promise<Map<string, Preference>> {
   const created = new Map<string, Preference>()
   if (creates.length === 1) created.set(creates[0].key, await insertPreference(trx, userId, creates[0], timestamp))
-  else if (isPostgres(trx)) {
-    const rows = await pg.insertMany(trx, { userId, keys: creates.map((c) => c.key), values: creates.map((c) => c.valueJson), now: timestamp })
+  else if (creates.length > 1) {
+    const rows = await insertMany(trx, isPostgres(trx)
+      ? { userId, keys: creates.map((c) => c.key), values: creates.map((c) => c.valueJson), now: timestamp }
+      : { userId, pairs: JSON.stringify(creates.map((c) => [c.key, c.valueJson])), now: timestamp })
     const values = new Map(creates.map((c) => [c.key, c.valueJson]))
     for (const { id, key } of rows) created.set(key, written(Number(id), userId, key, values.get(key) as string, timestamp, timestamp))
-  } else {
-    for (const chunk of chunks(creates, INSERT_ROWS)) {
-      const rows = await trx.insertInto('user_preference')
-        .values(chunk.map((c) => ({ user_id: userId, key: c.key, value: c.valueJson, created_at: timestamp, last_updated_at: timestamp })))
-        .returningAll()
-        .execute()
-      for (const row of rows) created.set(row.key, toPreference(row))
-    }
   }
   return created
 }
 
 async function deleteAll (trx: Db, userId: number, keys: string[]): Promise<void> {
-  if (keys.length === 0) return
-  if (isPostgres(trx)) {
-    await pg.deleteKeys(trx, { userId, keys })
-    return
-  }
-  for (const chunk of chunks(keys)) {
-    await trx.deleteFrom('user_preference').where('user_id', '=', userId).where('key', 'in', chunk).execute()
-  }
+  if (keys.length > 0) await deleteKeys(trx, { userId, keys: arrayOf(trx, keys) })
 }
-
-/** A preference as a write stored it. */
-const written = (id: number, userId: number, key: string, valueJson: string, createdAt: string, updatedAt: string): Preference =>
-  ({ id, user_id: userId, key, value: new JsonText(valueJson), created_at: createdAt, last_updated_at: updatedAt })
 
 /** Gives stored preferences (`current`) new values. */
 async function updateAll (
   trx: Db, userId: number, updates: NewPreference[], current: ReadonlyMap<string, Preference>, timestamp: string
 ): Promise<Map<string, Preference>> {
   const updated = new Map<string, Preference>()
+  if (updates.length === 0) return updated
   const ids = updates.map((update) => (current.get(update.key) as Preference).id)
-  if (updates.length > 1 && isPostgres(trx)) {
-    await pg.updateMany(trx, { userId, ids, values: updates.map((u) => u.valueJson), now: timestamp })
-    for (const [i, { key, valueJson }] of updates.entries()) {
-      updated.set(key, written(ids[i], userId, key, valueJson, (current.get(key) as Preference).created_at, timestamp))
-    }
-    return updated
-  }
-  for (const [i, update] of updates.entries()) {
-    const row = await trx.updateTable('user_preference')
-      .set({ value: update.valueJson, last_updated_at: timestamp })
-      .where('user_id', '=', userId)
-      .where('id', '=', ids[i])
-      .returningAll()
-      .executeTakeFirstOrThrow()
-    updated.set(row.key, toPreference(row))
+  await updateMany(trx, isPostgres(trx)
+    ? { userId, ids, values: updates.map((u) => u.valueJson), now: timestamp }
+    : { userId, pairs: JSON.stringify(updates.map((u, i) => [ids[i], u.valueJson])), now: timestamp })
+  for (const [i, { key, valueJson }] of updates.entries()) {
+    updated.set(key, written(ids[i], userId, key, valueJson, (current.get(key) as Preference).created_at, timestamp))
   }
   return updated
 }
 
 /** The user's stored preferences among `keys`, or all of them; locked on PostgreSQL. */
 async function readForWrite (trx: Db, userId: number, keys: readonly string[] | 'all'): Promise<Map<string, Preference>> {
-  const current = new Map<string, Preference>()
-  if (isPostgres(trx)) {
-    const rows = keys === 'all' ? await pg.readAll(trx, { userId }) : await pg.readKeys(trx, { userId, keys })
-    for (const row of rows) current.set(row.key, toPreference(row))
-    return current
-  }
-  for (const chunk of keys === 'all' ? [undefined] : chunks([...keys])) {
-    let query = trx.selectFrom('user_preference').selectAll().where('user_id', '=', userId)
-    if (chunk !== undefined) query = query.where('key', 'in', chunk)
-    else query = query.orderBy('id')
-    for (const row of await query.execute()) current.set(row.key, toPreference(row))
-  }
-  return current
+  const rows = keys === 'all' ? await readAll(trx, { userId }) : await readKeys(trx, { userId, keys: arrayOf(trx, keys) })
+  return new Map(rows.map((row) => [row.key, toPreference(row)]))
 }
 
 /**
