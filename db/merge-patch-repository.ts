@@ -139,14 +139,15 @@ export async function applyPreferencePatch (
 ): Promise<Revised<PatchOutcome>> {
   const timestamp = (options.now ?? new Date()).toISOString()
   return retryOnUniqueViolation(() => writeTransaction(db, async (trx) => {
-    await lockUserForWrite(trx, userId)
-    const current = await readForWrite(trx, userId, keys)
+    const held = await lockUserForWrite(trx, userId)
+    // Nothing stored (a first import, say): nothing to read.
+    const current = held === 0 ? new Map<string, Preference>() : await readForWrite(trx, userId, keys)
 
     const { writes, deletes } = await plan(current, trx)
     const deleted = deletes.filter((key) => current.has(key))
     const creates = writes.filter((write) => !current.has(write.key))
     if (creates.length > 0) {
-      const room = maxPerUser - (await countPreferences(trx, userId) - deleted.length)
+      const room = maxPerUser - ((held ?? await countPreferences(trx, userId)) - deleted.length)
       if (creates.length > room) {
         const first = creates[Math.max(0, room)].key
         throw new LimitReachedError(maxPerUser, `: creating ${JSON.stringify(first)} would exceed that`)

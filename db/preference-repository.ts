@@ -151,8 +151,8 @@ export async function listPreferences (db: Db, userId: number, filter: ListFilte
   return { count: total, results: rows.map(toPreference) }
 }
 
-const lockRevisionRow = compiledQuery<'userId', { user_id: number | string }>((db, p) =>
-  db.selectFrom('user_revision').select('user_id').where('user_id', '=', p('userId')).forUpdate())
+const lockRevisionRow = compiledQuery<'userId', { preference_count: number | string }>((db, p) =>
+  db.selectFrom('user_revision').select('preference_count').where('user_id', '=', p('userId')).forUpdate())
 const addRevisionRow = compiledCommand<'userId'>((db, p) =>
   db.insertInto('user_revision').values((eb) => ({
     user_id: p('userId'),
@@ -165,14 +165,18 @@ const addRevisionRow = compiledCommand<'userId'>((db, p) =>
  * Serialises, per user, the transactions that write preferences on PostgreSQL: the user's
  * revision row is locked first (made when missing), as the single-statement writes do, so
  * that locks are always taken in one order; counting against the limit and inserting cannot
- * interleave, and two upserts of one new key cannot both insert. A no-op on SQLite, whose
- * write transactions are serialised anyway.
+ * interleave, and two upserts of one new key cannot both insert. Gives the user's number of
+ * preferences as the locked row keeps it. A no-op on SQLite, whose write transactions are
+ * serialised anyway (undefined).
  */
-export async function lockUserForWrite (trx: Queryable, userId: number): Promise<void> {
-  if (!isPostgres(trx)) return
-  if ((await lockRevisionRow(trx, { userId })).length > 0) return
-  await addRevisionRow(trx, { userId })
-  await lockRevisionRow(trx, { userId })
+export async function lockUserForWrite (trx: Queryable, userId: number): Promise<number | undefined> {
+  if (!isPostgres(trx)) return undefined
+  let [row] = await lockRevisionRow(trx, { userId })
+  if (row === undefined) {
+    await addRevisionRow(trx, { userId })
+    ;[row] = await lockRevisionRow(trx, { userId })
+  }
+  return Number(row.preference_count)
 }
 
 /** How many preferences the user holds. */
