@@ -1,4 +1,4 @@
-import { type Compilable, type Kysely, type RawBuilder, sql } from 'kysely'
+import { type Kysely, type RawBuilder, sql } from 'kysely'
 import { KeyExistsError, LimitReachedError } from '../schemas/errors.js'
 import { JsonText } from '../lib/json-text.js'
 import type { Preference } from '../schemas/preference.js'
@@ -7,7 +7,7 @@ import {
   retryOnUniqueViolation, type Revised, toPreference
 } from './preference-repository.js'
 import { type ChangeEntry, currentRevision, recordRevision, type RevisionLog } from './revision-repository.js'
-import { compiledQuery } from './direct/compiled-statements.js'
+import { compiledSql } from './direct/compiled-statements.js'
 import { writeTransaction } from './sqlite-group-commit.js'
 import type { Database, UserPreferenceRow } from './types.js'
 
@@ -45,8 +45,6 @@ export interface PatchOutcome {
 // parameter, was built and (on PostgreSQL) parsed and planned afresh on every call. Writes
 // return only the ids: the caller knows the rest, and reading back a thousand stored values
 // cost about as much as writing them.
-const bulk = <R>(build: (p: (name: string) => never, postgres: boolean) => RawBuilder<R>) =>
-  compiledQuery<string, R>((db, p) => ({ compile: () => build(p, isPostgres(db)).compile(db) }) as Compilable<R>)
 
 /** `column` is one of the strings of array parameter `name` (see arrayOf). */
 const inArray = (p: (name: string) => never, postgres: boolean, column: RawBuilder<unknown>, name: string) => postgres
@@ -55,14 +53,14 @@ const inArray = (p: (name: string) => never, postgres: boolean, column: RawBuild
 /** An array parameter as the backend takes it. */
 const arrayOf = (db: Db, items: ReadonlyArray<string | number>): unknown => isPostgres(db) ? items : JSON.stringify(items)
 
-const readKeys = bulk<UserPreferenceRow>((p, postgres) => sql`select * from user_preference
+const readKeys = compiledSql<UserPreferenceRow>((p, postgres) => sql`select * from user_preference
   where user_id = ${p('userId')} and ${inArray(p, postgres, sql.ref('key'), 'keys')}${postgres ? sql` for update` : sql``}`)
-const readAll = bulk<UserPreferenceRow>((p, postgres) => sql`select * from user_preference
+const readAll = compiledSql<UserPreferenceRow>((p, postgres) => sql`select * from user_preference
   where user_id = ${p('userId')} order by id${postgres ? sql` for update` : sql``}`)
-const deleteKeys = bulk((p, postgres) => sql`delete from user_preference
+const deleteKeys = compiledSql((p, postgres) => sql`delete from user_preference
   where user_id = ${p('userId')} and ${inArray(p, postgres, sql.ref('key'), 'keys')}`)
 // In the order given, so that the ids follow it. SQLite takes [key, value] pairs.
-const insertMany = bulk<{ id: number | string, key: string }>((p, postgres) => postgres
+const insertMany = compiledSql<{ id: number | string, key: string }>((p, postgres) => postgres
   ? sql`insert into user_preference (user_id, key, value, created_at, last_updated_at)
     select cast(${p('userId')} as bigint), n.key, n.value, cast(${p('now')} as timestamptz), cast(${p('now')} as timestamptz)
     from unnest(cast(${p('keys')} as text[]), cast(${p('values')} as text[])) with ordinality as n (key, value, position)
@@ -72,7 +70,7 @@ const insertMany = bulk<{ id: number | string, key: string }>((p, postgres) => p
     select ${p('userId')}, n.value ->> 0, n.value ->> 1, ${p('now')}, ${p('now')} from json_each(${p('pairs')}) n
     order by n.key
     returning id, key`)
-const updateMany = bulk((p, postgres) => postgres
+const updateMany = compiledSql((p, postgres) => postgres
   ? sql`update user_preference u
     set value = n.value, last_updated_at = cast(${p('now')} as timestamptz)
     from unnest(cast(${p('ids')} as bigint[]), cast(${p('values')} as text[])) as n (id, value)

@@ -17,8 +17,6 @@ export type RevisedRow = UserPreferenceRow & { revision: number | string }
 
 type Param = (name: string) => never
 
-const statement = compiledSql
-
 // Each write prunes the revision that falls out of the log, looking only this far back: the
 // rows it deleted before stay in the index as dead entries until a vacuum, and a scan from the
 // first revision visited all of them on every write (8,000 pruned since the last vacuum:
@@ -67,7 +65,7 @@ const deleteEntry = (row: string, key: RawBuilder<unknown> = sql.ref(`${row}.key
 // Inserts within the per-user limit: the revision row is bumped only while the count is below
 // it (re-checked on the locked row), and the insert reads from the bump. A duplicate key fails
 // the whole statement with a unique violation.
-const createStatement = statement<RevisedRow>((p) => sql`
+const createStatement = compiledSql<RevisedRow>((p) => sql`
   with bumped as (
     insert into user_revision as r (user_id, rev, floor, preference_count)
     select cast(${p('userId')} as bigint), 1, 0,
@@ -99,7 +97,7 @@ const unchanged = (p: Param, row: string) => sql`(cast(${p('expectedKey')} as te
 const locked = (p: Param) => sql`
   locked as (select user_id from user_revision where user_id = cast(${p('userId')} as bigint) for update)`
 
-const updateStatement = (target: 'id' | 'key') => statement<RevisedRow & { old_key: string }>((p) => sql`
+const updateStatement = (target: 'id' | 'key') => compiledSql<RevisedRow & { old_key: string }>((p) => sql`
   with ${locked(p)},
   updated as (
     update user_preference u
@@ -125,7 +123,7 @@ const updateStatement = (target: 'id' | 'key') => statement<RevisedRow & { old_k
 const updateByIdStatement = updateStatement('id')
 const updateByKeyStatement = updateStatement('key')
 
-const deleteStatement = (target: 'id' | 'key') => statement<{ id: number | string, key: string, revision: number | string }>((p) => sql`
+const deleteStatement = (target: 'id' | 'key') => compiledSql<{ id: number | string, key: string, revision: number | string }>((p) => sql`
   with ${locked(p)},
   deleted as (
     delete from user_preference d using locked

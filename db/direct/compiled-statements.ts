@@ -139,6 +139,11 @@ export const compiledCommand = <P extends string>(
   build: (db: Kysely<Database>, param: (name: P) => never) => Compilable<unknown>
 ): (target: Queryable, values: Record<P, unknown>) => Promise<number> => compiled(build, (result) => result.rowCount ?? 0)
 
-/** A compiled query (see compiled()) written as one `sql` template: `p(name)` stands for a value. */
-export const compiledSql = <R>(build: (p: (name: string) => never) => RawBuilder<R>) =>
-  compiledQuery<string, R>((db, p) => ({ compile: () => build(p).compile(db) }) as Compilable<R>)
+/**
+ * A compiled query (see compiled()) written as one `sql` template: `p(name)` stands for a
+ * value, `postgres` tells which dialect it is compiled for.
+ */
+export const compiledSql = <R>(build: (p: (name: string) => never, postgres: boolean) => RawBuilder<R>) =>
+  compiledQuery<string, R>((db, p) => ({
+    compile: () => build(p, db.getExecutor().adapter instanceof PostgresAdapter).compile(db)
+  }) as Compilable<R>)
